@@ -1,0 +1,43 @@
+# Two commands on a fresh machine:  `make run`  and  `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA_ROOT ?= data
+SCALE ?= 0.1
+SEED ?= 0
+export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
+export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
+
+.PHONY: install home demo-data run test ui summary clean-data
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+home:
+	mkdir -p "$(DAGSTER_HOME)"
+	test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+
+# Demo data only when the data root has no raw/ folder yet (a real copy is never touched).
+demo-data: install
+	$(BIN)/python -m fashion_assets.datagen --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing
+
+run: install home demo-data
+	$(BIN)/dagster job execute -m fashion_assets.definitions -j tables_job
+	$(BIN)/python -m fashion_assets.summary
+
+summary: install
+	$(BIN)/python -m fashion_assets.summary
+
+test: install
+	$(BIN)/python -m pytest
+
+ui: install home
+	$(BIN)/dagster dev -m fashion_assets.definitions
+
+clean-data:
+	rm -rf "$(FASHION_ASSETS_DATA_ROOT)/raw" "$(FASHION_ASSETS_DATA_ROOT)/warehouse.duckdb" "$(FASHION_ASSETS_DATA_ROOT)/reports"

@@ -1,0 +1,178 @@
+"""Read the raw folders: image files (name, header, content hash) and survey-label JSON files.
+
+Every file ends up either as a row or as a quarantine row (split, folder, file_name, reason):
+nothing is dropped. Label parsing is the hot path at full scale (~250k small files), so it runs
+in worker processes over chunks and builds columns, not per-row objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import orjson
+import pandas as pd
+from PIL import Image
+
+from .filenames import FilenameError, parse_image_name, parse_label_name
+
+IMAGE_FOLDERS = {"Train": "training_image", "Validation": "validation_image"}
+LABEL_FOLDERS = {"Train": "training_label", "Validation": "validation_label"}
+QUARANTINE_COLUMNS = ["split", "folder", "file_name", "reason"]
+USER_FIELDS = ("R_id", "r_gender", "age", "mar", "job", "income", "r_style1", "r_style2", "r_style3", "r_style4", "r_style5")
+SURVEY_FIELDS = ("Q1", "Q2", "Q3", "Q411", "Q412", "Q413", "Q414", *(f"Q42{k:02d}" for k in range(1, 17)), "Q5")
+NAME_COLUMNS = ["file_name", "split", "prefix", "image_id", "era", "style", "style_raw", "sex", "class_label", "style_known"]
+
+
+def list_files(folder: Path) -> list[str]:
+    """File names in a folder, sorted; a missing folder is an error that names it."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"expected folder {folder} (see data/README.md for the raw layout)")
+    with os.scandir(folder) as it:
+        return sorted(e.name for e in it if e.is_file() and not e.name.startswith("."))
+
+
+def _name_row(parsed, split: str) -> dict:
+    return dict(file_name=parsed.file_name, split=split, prefix=parsed.prefix, image_id=parsed.image_id,
+                era=parsed.era, style=parsed.style, style_raw=parsed.style_raw, sex=parsed.sex,
+                class_label=parsed.class_label, style_known=parsed.style_known)
+
+
+def inspect_jpeg(path: Path) -> dict:
+    """Header facts and content hash of one image file; raises ValueError saying what is wrong."""
+    data = path.read_bytes()
+    if not data:
+        raise ValueError("empty file")
+    if not data.startswith(b"\xff\xd8\xff"):
+        raise ValueError("not a readable JPEG (no JPEG start-of-image marker)")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            width, height, mode = im.width, im.height, im.mode
+    except Exception as exc:  # PIL raises many types for bad headers
+        raise ValueError(f"not a readable JPEG ({exc})") from exc
+    if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise ValueError("truncated JPEG (no end-of-image marker)")
+    return dict(width=width, height=height, mode=mode, bytes=len(data), sha1=hashlib.sha1(data).hexdigest())
+
+
+def scan_images(raw: Path, threads: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(image_rows, quarantine) for both image folders under ``raw``."""
+    rows, quarantine = [], []
+    todo = []
+    for split, folder in IMAGE_FOLDERS.items():
+        for name in list_files(raw / folder):
+            try:
+                todo.append((_name_row(parse_image_name(name), split), raw / folder / name))
+            except FilenameError as exc:
+                quarantine.append(dict(split=split, folder=folder, file_name=name, reason=f"bad file name: {exc}"))
+
+    def inspect(item):
+        row, path = item
+        try:
+            return {**row, **inspect_jpeg(path)}, None
+        except ValueError as exc:
+            return None, dict(split=row["split"], folder=path.parent.name, file_name=row["file_name"], reason=str(exc))
+
+    with ThreadPoolExecutor(threads) as pool:  # hashing and file reads release the GIL
+        for row, bad in pool.map(inspect, todo):
+            (rows if row else quarantine).append(row or bad)
+    columns = NAME_COLUMNS + ["width", "height", "mode", "bytes", "sha1"]
+    return pd.DataFrame(rows, columns=columns), pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)
+
+
+class LabelError(ValueError):
+    pass
+
+
+def _int_field(container: dict, key: str, path: str, required: bool):
+    if key not in container:
+        if required:
+            raise LabelError(f"missing field {path}")
+        return None
+    value = container[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise LabelError(f"field {path} is {value!r}, not an integer")
+    return value
+
+
+def parse_label_document(data: bytes) -> tuple:
+    """The values of one survey JSON in LABEL_VALUE_COLUMNS order; raises LabelError."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise LabelError(f"malformed JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise LabelError("malformed JSON (top level is not an object)")
+    user, item = doc.get("user"), doc.get("item")
+    if not isinstance(user, dict):
+        raise LabelError("missing field user.R_id")
+    survey = item.get("survey") if isinstance(item, dict) else None
+    if not isinstance(survey, dict):
+        raise LabelError("missing field item.survey.Q5")
+    values = [_int_field(doc, "E_id", "E_id", False), doc.get("imgName")]
+    values += [_int_field(user, f, f"user.{f}", f == "R_id") for f in USER_FIELDS]
+    values += [_int_field(survey, q, f"item.survey.{q}", q == "Q5") for q in SURVEY_FIELDS]
+    if values[-1] not in (1, 2):
+        raise LabelError(f"item.survey.Q5 is {values[-1]}, not 1 (dislike) or 2 (like)")
+    return tuple(values)
+
+
+LABEL_VALUE_COLUMNS = ["E_id", "json_img_name", *USER_FIELDS, *SURVEY_FIELDS]
+
+
+def _parse_label_chunk(chunk: list[tuple[str, str, str]]) -> tuple[list, list]:
+    """Worker: (split, folder path, name) triples → (rows, quarantine rows)."""
+    rows, bad = [], []
+    for split, folder, name in chunk:
+        try:
+            parsed = parse_label_name(name)
+            with open(os.path.join(folder, name), "rb") as fh:
+                values = parse_label_document(fh.read())
+        except (FilenameError, LabelError) as exc:
+            reason = f"bad file name: {exc}" if isinstance(exc, FilenameError) else str(exc)
+            bad.append((split, os.path.basename(folder), name, reason))
+            continue
+        except OSError as exc:
+            bad.append((split, os.path.basename(folder), name, f"unreadable file ({exc.strerror})"))
+            continue
+        rows.append((name, split, parsed.prefix, parsed.image_id, parsed.era, parsed.style, parsed.style_raw,
+                     parsed.sex, parsed.class_label, parsed.style_known, parsed.survey_id, parsed.jpg_name) + values)
+    return rows, bad
+
+
+LABEL_COLUMNS = NAME_COLUMNS + ["survey_id", "jpg_name"] + LABEL_VALUE_COLUMNS
+
+
+def scan_labels(raw: Path, workers: int | None = None, chunk_size: int = 4000,
+                progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(label_table, quarantine) for both label folders under ``raw``."""
+    todo = [(split, str(raw / folder), name)
+            for split, folder in LABEL_FOLDERS.items() for name in list_files(raw / folder)]
+    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    workers = workers or os.cpu_count() or 1
+    rows, bad, done = [], [], 0
+    if workers == 1 or len(chunks) <= 1:
+        results = map(_parse_label_chunk, chunks)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(workers)
+        results = pool.map(_parse_label_chunk, chunks)
+    try:
+        for chunk_rows, chunk_bad in results:
+            rows += chunk_rows
+            bad += chunk_bad
+            done += len(chunk_rows) + len(chunk_bad)
+            if progress:
+                progress(done, len(todo))
+    finally:
+        if pool:
+            pool.shutdown()
+    table = pd.DataFrame.from_records(rows, columns=LABEL_COLUMNS)
+    for col in ["E_id", *USER_FIELDS, *SURVEY_FIELDS]:
+        # Nullable integers: optional answers may be absent (Q3 often is).
+        table[col] = table[col].astype("Int64")
+    return table, pd.DataFrame.from_records(bad, columns=QUARANTINE_COLUMNS)

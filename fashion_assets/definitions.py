@@ -1,0 +1,32 @@
+"""The one Definitions object of the project: assets, checks, jobs and resources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from .assets.tables import table_assets, table_checks
+from .jobs import all_jobs
+from .warehouse import WarehouseIOManager
+from .resources import DataRootResource, data_root_from_env
+
+WAREHOUSE_SCHEMA = "fashion"
+
+
+def build_definitions(data_root: str | Path) -> dg.Definitions:
+    """Definitions over one data root (tests build their own over a temporary folder)."""
+    root = DataRootResource(root=str(data_root))
+    return dg.Definitions(
+        assets=table_assets,
+        asset_checks=table_checks,
+        jobs=all_jobs,
+        resources={
+            "data_root": root,
+            # Named warehouse.duckdb, not after the schema: DuckDB rejects a catalog and schema of one name.
+            "io_manager": WarehouseIOManager(database=str(root.warehouse), schema=WAREHOUSE_SCHEMA),
+        },
+    )
+
+
+defs = build_definitions(data_root_from_env())

@@ -1,0 +1,53 @@
+"""Resources: where the data lives. Every path an asset reads or writes comes from here."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+DATA_ROOT_ENV = "FASHION_ASSETS_DATA_ROOT"
+DEFAULT_DATA_ROOT = "data"
+
+
+class DataRootResource(dg.ConfigurableResource):
+    """The data root: raw inputs under ``raw/`` (SPEC §1 layout), derived files beside them."""
+
+    root: str = Field(default=DEFAULT_DATA_ROOT, description="Data root folder; raw inputs are under <root>/raw.")
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root).expanduser().resolve()
+
+    @property
+    def raw(self) -> Path:
+        return self.path / "raw"
+
+    @property
+    def reports(self) -> Path:
+        return self.path / "reports"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.path / "warehouse.duckdb"
+
+    def write_text_atomic(self, path: Path, text: str) -> Path:
+        """Write a derived file so readers never see it half-written (temp file + rename)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+def data_root_from_env() -> str:
+    """The one place the environment chooses the data root (default: ./data)."""
+    return os.environ.get(DATA_ROOT_ENV, DEFAULT_DATA_ROOT)

@@ -1,0 +1,56 @@
+"""Print the style-count table, a short summary of the tables and the latest check results.
+
+``python -m fashion_assets.summary`` reads the stored tables through the project's I/O manager
+and the check results from the Dagster instance in $DAGSTER_HOME.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .definitions import defs
+
+
+def latest_check_results(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[tuple[str, str, str]]:
+    """(check, status, description) for every check, from the latest evaluation in the instance."""
+    keys = list(definitions.resolve_asset_graph().asset_check_keys)
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    out = []
+    for key in sorted(keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+        record = records.get(key)
+        evaluation = record.event.dagster_event.event_specific_data if record and record.event and record.event.dagster_event else None
+        if evaluation is None or not hasattr(evaluation, "passed"):
+            out.append((key.name, "not run" if record is None else record.status.value, ""))
+            continue
+        status = "PASS" if evaluation.passed else f"FAIL ({evaluation.severity.value})"
+        out.append((key.name, status, evaluation.description or ""))
+    return out
+
+
+def main() -> int:
+    counts = defs.load_asset_value("style_counts")
+    images = defs.load_asset_value("image_table")
+    valid = defs.load_asset_value("valid_labels")
+    labels = defs.load_asset_value("label_table")
+    leakage = defs.load_asset_value("leakage_report")
+    img_q = defs.load_asset_value("image_quarantine")
+    lab_q = defs.load_asset_value("label_quarantine")
+    print("Images per sex & style (the seed's statistics table)\n")
+    print(counts.to_string(index=False))
+    per = lambda df: ", ".join(f"{s} {n:,}" for s, n in df.groupby("split").size().items())  # noqa: E731
+    kinds = leakage.kind.value_counts()
+    print("\nSummary")
+    print(f"  images        {per(images)}  ({len(img_q)} quarantined)")
+    print(f"  label files   {per(labels)}  ({len(lab_q)} quarantined)")
+    print(f"  valid labels  {per(valid)}  from {valid.R_id.nunique():,} respondents, like rate {(valid.Q5 == 2).mean():.1%}")
+    print(f"  leakage       {kinds.get('image_same_name', 0)} validation images also in training by name, "
+          f"{kinds.get('image_same_content', 0)} more by content; {kinds.get('repeated_answer', 0)} repeated answers")
+    with dg.DagsterInstance.get() as instance:
+        print("\nLatest check results")
+        for name, status, description in latest_check_results(defs, instance):
+            print(f"  {status:<14} {name:<32} {description}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
