@@ -142,7 +142,7 @@ def _vocabulary_check(df: pd.DataFrame) -> dg.AssetCheckResult:
         metadata={"unknown_files": dg.MetadataValue.int(len(unknown)),
                   "unknown_styles": dg.MetadataValue.md(markdown(summary)),
                   "examples": dg.MetadataValue.md(markdown(unknown[["split", "file_name"]].head(50))),
-                  "misspellings_normalised": dg.MetadataValue.int(int((df.style != df.style_raw).sum())),
+                  "misspellings_normalised": dg.MetadataValue.int(int((df["style"] != df["style_raw"]).sum())),
                   "known_classes_seen": dg.MetadataValue.int(int(df.loc[df.style_known, "class_label"].nunique())),
                   "classes_expected": dg.MetadataValue.int(len(CLASS_LABELS))})
 

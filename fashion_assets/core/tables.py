@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 import pandas as pd
 
 from .vocabulary import SEXES
@@ -94,15 +95,16 @@ def leakage_report(images: pd.DataFrame, valid: pd.DataFrame) -> pd.DataFrame:
         parts.append(pd.DataFrame({"kind": "exact_duplicate", "split": split, "file_name": d.file_name,
                                    "other_file_name": other, "R_id": d.R_id, "jpg_name": d.jpg_name}))
 
+    # Contradictions: the same respondent and image with both Q5 values, first within a split,
+    # then across splits for pairs not already reported within one.
     answers = valid.drop_duplicates(["split", "R_id", "jpg_name", "Q5"])
-    for scope, grp_keys in (("within", ["split", "R_id", "jpg_name"]), ("across", ["R_id", "jpg_name"])):
-        rows = answers if scope == "within" else answers.drop_duplicates(["R_id", "jpg_name", "Q5"])
-        n_q5 = rows.groupby(grp_keys).Q5.transform("nunique")
-        conflict = rows[n_q5 > 1].sort_values(grp_keys + ["Q5"])
-        if scope == "across":  # keep only pairs that span the two splits and were not found within one
-            spans = conflict.groupby(["R_id", "jpg_name"]).split.transform("nunique") > 1
-            conflict = conflict[spans]
-        for _, g in conflict.groupby(grp_keys):
+    within = answers[answers.groupby(["split", "R_id", "jpg_name"]).Q5.transform("nunique") > 1]
+    reported = set(zip(within.R_id, within.jpg_name))
+    across = answers.drop_duplicates(["R_id", "jpg_name", "Q5"])
+    across = across[(across.groupby(["R_id", "jpg_name"]).Q5.transform("nunique") > 1)
+                    & np.array([(r, j) not in reported for r, j in zip(across.R_id, across.jpg_name)], dtype=bool)]
+    for scope, rows, keys in (("within", within, ["split", "R_id", "jpg_name"]), ("across", across, ["R_id", "jpg_name"])):
+        for _, g in rows.sort_values(keys + ["Q5"]).groupby(keys):
             parts.append(pd.DataFrame({"kind": "contradicting_answer",
                                        "split": g.split.iloc[0] if scope == "within" else "Train/Validation",
                                        "file_name": [g.file_name.iloc[-1]], "other_file_name": [g.file_name.iloc[0]],

@@ -7,10 +7,12 @@ whose style is not in the vocabulary).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image, ImageOps
 
 FOLDERS = {"Train": ("training_image", "training_label"), "Validation": ("validation_image", "validation_label")}
 
@@ -38,7 +40,8 @@ def write_faults(root: Path, images: pd.DataFrame, rng: np.random.Generator) -> 
         image("IMG_0001.jpg", good_jpeg, "quarantine", "expected 5")
         image(f"W_{next(free) % 10_000:04d}_50_ivy_M.jpg", good_jpeg, "quarantine", "imageID")
         image(f"X_{next(free):05d}_50_ivy_M.jpg", good_jpeg, "quarantine", "prefix")
-        image(f"W_{next(free):05d}_70_hipster_W.jpg", good_jpeg, "unknown_style")
+        # A picture of its own (mirrored), so it does not count as a copy of any other image.
+        image(f"W_{next(free):05d}_70_hipster_W.jpg", _mirrored(good_jpeg), "unknown_style")
 
         label(f"W_{next(free):05d}_50_feminine_W_{next(free):06d}.json", good_label[: len(good_label) // 2], "malformed JSON")
         label(f"W_{next(free):05d}_50_ivy_M_{next(free):06d}.json", good_label.replace(b'"R_id"', b'"R_idx"'), "user.R_id")
@@ -47,3 +50,9 @@ def write_faults(root: Path, images: pd.DataFrame, rng: np.random.Generator) -> 
         label("survey_0001.json", good_label, "expected 6")
         label(f"W_{next(free):05d}_50_ivy_M.json", good_label, "expected 6")
     return faults
+
+
+def _mirrored(jpeg: bytes) -> bytes:
+    buf = io.BytesIO()
+    ImageOps.mirror(Image.open(io.BytesIO(jpeg))).save(buf, format="JPEG", quality=85)
+    return buf.getvalue()

@@ -70,14 +70,8 @@ def _write_labels(chunk: pd.DataFrame) -> int:
     return len(chunk)
 
 
-def generate(out: str | Path, config: GeneratorConfig = GeneratorConfig(), overwrite: bool = False,
-             log: Callable[[str], None] = print) -> dict:
-    """Generate a dataset under ``out`` (the ``raw`` folder) and return its ground truth."""
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it")
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(config.seed)
+def plan_dataset(config: GeneratorConfig, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every image file and label file of the dataset, with all their contents, before writing."""
     images = plan_images(config.scale, rng)
     respondents, labels = plan_labels(images, config.scale, rng)
     answers = survey_answers(labels.Q5.to_numpy(), rng)
@@ -89,6 +83,18 @@ def generate(out: str | Path, config: GeneratorConfig = GeneratorConfig(), overw
     for q in SURVEY_FIELDS:
         labels.loc[copied, q] = labels.loc[src, q].to_numpy()
     labels = labels.join(respondents.set_index("R_id")[list(USER_FIELDS[1:])], on="R_id")
+    return images, labels
+
+
+def generate(out: str | Path, config: GeneratorConfig = GeneratorConfig(), overwrite: bool = False,
+             log: Callable[[str], None] = print) -> dict:
+    """Generate a dataset under ``out`` (the ``raw`` folder) and return its ground truth."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it")
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
+    images, labels = plan_dataset(config, rng)
     log(f"planned {len(images)} image files and {len(labels)} label files in {time.perf_counter() - t0:.1f}s")
 
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
