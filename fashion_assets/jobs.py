@@ -6,4 +6,12 @@ tables_job = dg.define_asset_job(
     "tables_job", selection=dg.AssetSelection.groups("tables"),
     description="Parse the raw folders and build every table of SPEC §2 with its checks.")
 
-all_jobs = [tables_job]
+images_job = dg.define_asset_job(
+    "images_job", selection=dg.AssetSelection.groups("images"),
+    description="Background removal, white-ratio check and crop/pad/resize of every image.")
+
+full_pipeline_job = dg.define_asset_job(
+    "full_pipeline_job", selection=dg.AssetSelection.groups("tables", "images"),
+    description="Every stage, end to end.")
+
+all_jobs = [tables_job, images_job, full_pipeline_job]

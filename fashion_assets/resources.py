@@ -51,3 +51,14 @@ class DataRootResource(dg.ConfigurableResource):
 def data_root_from_env() -> str:
     """The one place the environment chooses the data root (default: ./data)."""
     return os.environ.get(DATA_ROOT_ENV, DEFAULT_DATA_ROOT)
+
+
+class SegmentationResource(dg.ConfigurableResource):
+    """Which background-removal models to use and where their files are (never downloaded)."""
+
+    model_home: str | None = Field(
+        default=None, description="rembg home folder holding models/<name>/<name>.onnx or <name>.onnx; "
+                                  "unset = rembg's default (U2NET_HOME, REMBG_HOME or ~/.rembg).")
+    primary_model: str = Field(default="u2net_human_seg", description="First-pass rembg model.")
+    secondary_model: str | None = Field(default="birefnet-portrait",
+                                        description="Stronger rembg model for white-ratio outliers; empty = none.")

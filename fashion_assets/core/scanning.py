@@ -124,8 +124,11 @@ def parse_label_document(data: bytes) -> tuple:
 LABEL_VALUE_COLUMNS = ["E_id", "json_img_name", *USER_FIELDS, *SURVEY_FIELDS]
 
 
-def _parse_label_chunk(chunk: list[tuple[str, str, str]]) -> tuple[list, list]:
-    """Worker: (split, folder path, name) triples → (rows, quarantine rows)."""
+def _parse_label_chunk(chunk: list[tuple[str, str, str]]) -> tuple[pd.DataFrame, list]:
+    """Worker: (split, folder path, name) triples → (table chunk, quarantine rows).
+
+    The chunk's DataFrame is built here, in the worker, so that building it runs in parallel too.
+    """
     rows, bad = [], []
     for split, folder, name in chunk:
         try:
@@ -141,10 +144,15 @@ def _parse_label_chunk(chunk: list[tuple[str, str, str]]) -> tuple[list, list]:
             continue
         rows.append((name, split, parsed.prefix, parsed.image_id, parsed.era, parsed.style, parsed.style_raw,
                      parsed.sex, parsed.class_label, parsed.style_known, parsed.survey_id, parsed.jpg_name) + values)
-    return rows, bad
+    table = pd.DataFrame.from_records(rows, columns=LABEL_COLUMNS)
+    for col in INT_COLUMNS:
+        # Nullable integers: optional answers may be absent (Q3 often is).
+        table[col] = table[col].astype("Int64")
+    return table, bad
 
 
 LABEL_COLUMNS = NAME_COLUMNS + ["survey_id", "jpg_name"] + LABEL_VALUE_COLUMNS
+INT_COLUMNS = ["E_id", *USER_FIELDS, *SURVEY_FIELDS]
 
 
 def scan_labels(raw: Path, workers: int | None = None, chunk_size: int = 4000,
@@ -152,27 +160,18 @@ def scan_labels(raw: Path, workers: int | None = None, chunk_size: int = 4000,
     """(label_table, quarantine) for both label folders under ``raw``."""
     todo = [(split, str(raw / folder), name)
             for split, folder in LABEL_FOLDERS.items() for name in list_files(raw / folder)]
-    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)] or [[]]
     workers = workers or os.cpu_count() or 1
-    rows, bad, done = [], [], 0
-    if workers == 1 or len(chunks) <= 1:
-        results = map(_parse_label_chunk, chunks)
-        pool = None
-    else:
-        pool = ProcessPoolExecutor(workers)
-        results = pool.map(_parse_label_chunk, chunks)
+    tables, bad, done = [], [], 0
+    pool = ProcessPoolExecutor(workers) if workers > 1 and len(chunks) > 1 else None
     try:
-        for chunk_rows, chunk_bad in results:
-            rows += chunk_rows
+        for table, chunk_bad in (pool.map(_parse_label_chunk, chunks) if pool else map(_parse_label_chunk, chunks)):
+            tables.append(table)
             bad += chunk_bad
-            done += len(chunk_rows) + len(chunk_bad)
+            done += len(table) + len(chunk_bad)
             if progress:
                 progress(done, len(todo))
     finally:
         if pool:
             pool.shutdown()
-    table = pd.DataFrame.from_records(rows, columns=LABEL_COLUMNS)
-    for col in ["E_id", *USER_FIELDS, *SURVEY_FIELDS]:
-        # Nullable integers: optional answers may be absent (Q3 often is).
-        table[col] = table[col].astype("Int64")
-    return table, pd.DataFrame.from_records(bad, columns=QUARANTINE_COLUMNS)
+    return pd.concat(tables, ignore_index=True), pd.DataFrame.from_records(bad, columns=QUARANTINE_COLUMNS)

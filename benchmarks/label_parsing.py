@@ -1,0 +1,98 @@
+"""Benchmark: building the full-scale label table (~250k survey JSON files).
+
+Compares, on the same files in one run:
+  seed_style      one process, ``json.load`` per file, a dict per row, then a DataFrame
+  ours_1_process  fashion_assets.core.scanning.scan_labels with one process (orjson, columnar rows)
+  ours_N_process  the same with one process per core
+  label_files_asset  the whole Dagster asset (parse + quarantine + write to DuckDB) via materialize()
+Also records how long the generator took to write the full-scale dataset when it had to.
+
+Usage: python benchmarks/label_parsing.py [--raw PATH] [--scale 1.0]
+Writes benchmarks/results/label_parsing.json. Figures are warm-page-cache timings.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402
+
+from fashion_assets.assets.tables import label_files  # noqa: E402
+from fashion_assets.core.datagen.writer import GeneratorConfig, generate  # noqa: E402
+from fashion_assets.core.scanning import LABEL_FOLDERS, list_files, scan_labels  # noqa: E402
+from fashion_assets.resources import DataRootResource  # noqa: E402
+from fashion_assets.warehouse import WarehouseIOManager  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def seed_style(raw: Path) -> pd.DataFrame:
+    """What the seed's notebook did: split the name on '_', json.load each file, one dict per row."""
+    rows = []
+    for split, folder in LABEL_FOLDERS.items():
+        for name in list_files(raw / folder):
+            parts = name[:-5].split("_")
+            with open(raw / folder / name) as fh:
+                data = json.load(fh)
+            row = {"file_name": name, "W/T": parts[0], "image_id": parts[1], "period": parts[2], "style": parts[3],
+                   "Sex": parts[4], "survey_id": parts[5], "T/V": split, "E_id": data["E_id"]}
+            row.update(data["user"])
+            row.update(data["item"]["survey"])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--root", default=str(HERE / "work" / "full"), help="data root (raw/ is generated if absent)")
+    p.add_argument("--scale", type=float, default=1.0)
+    a = p.parse_args()
+    root = Path(a.root)
+    result = {"machine": machine_info(), "scale": a.scale, "page_cache": "warm (files read once before timing)"}
+    if not (root / "raw").exists():
+        truth, secs = timed(generate, root / "raw", GeneratorConfig(scale=a.scale, seed=0))
+        result["generator"] = {"seconds": round(secs, 1), "image_files": truth["image_files"],
+                               "label_files": truth["label_files"], "image_size": "240x320"}
+    raw = root / "raw"
+    n_files = sum(len(list_files(raw / f)) for f in LABEL_FOLDERS.values())
+    scan_labels(raw)  # warm the page cache so every variant reads from memory
+
+    runs = {}
+    seed_df, secs = timed(seed_style, raw)
+    runs["seed_style"] = secs
+    (ours1, _), secs = timed(scan_labels, raw, workers=1)
+    runs["ours_1_process"] = secs
+    (oursN, _), secs = timed(scan_labels, raw, workers=os.cpu_count())
+    runs[f"ours_{os.cpu_count()}_process"] = secs
+    assert len(seed_df) == len(ours1) == len(oursN) == n_files
+
+    resources = {"data_root": DataRootResource(root=str(root)),
+                 "io_manager": WarehouseIOManager(database=str(root / "bench_warehouse.duckdb"), schema="fashion")}
+    _, secs = timed(dg.materialize, [label_files], resources=resources, instance=dg.DagsterInstance.ephemeral())
+    runs["label_files_asset"] = secs
+
+    result["label_files"] = n_files
+    result["seconds"] = {k: round(v, 2) for k, v in runs.items()}
+    result["files_per_second"] = {k: round(n_files / v) for k, v in runs.items()}
+    result["speedup_vs_seed_style"] = {k: round(runs["seed_style"] / v, 2) for k, v in runs.items()}
+    out = HERE / "results" / "label_parsing.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Run a function over many files in worker processes, with progress, and keep a manifest.
+
+A manifest is a JSON list of rows (one per output file) kept beside the outputs; re-runs compare
+each input's content hash and settings with it to process only what is new or changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+
+
+def sha1_of(path: Path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+def load_manifest(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame()
+    return pd.DataFrame(json.loads(path.read_text()))
+
+
+def save_manifest(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(df.to_json(orient="records", indent=0))
+    os.replace(tmp, path)
+
+
+def run_parallel(fn: Callable, jobs: list, workers: int, initializer: Callable | None = None,
+                 initargs: tuple = (), log: Callable[[str], None] = print, what: str = "items") -> Iterable:
+    """Yield fn(job) for every job, in order, from ``workers`` processes (in-process when 1).
+
+    Logs progress with counts, rate and ETA about every 5 seconds.
+    """
+    start, last = time.perf_counter(), 0.0
+    if workers <= 1 or len(jobs) <= 1:
+        if initializer:
+            initializer(*initargs)
+        results = map(fn, jobs)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(workers, initializer=initializer, initargs=initargs)
+        results = pool.map(fn, jobs, chunksize=max(1, min(16, len(jobs) // (workers * 8) or 1)))
+    try:
+        for i, result in enumerate(results, 1):
+            now = time.perf_counter() - start
+            if now - last > 5 or i == len(jobs):
+                last = now
+                rate = i / max(now, 1e-9)
+                log(f"{what}: {i}/{len(jobs)} ({rate:.1f}/s, ETA {(len(jobs) - i) / max(rate, 1e-9):.0f}s)")
+            yield result
+    finally:
+        if pool:
+            pool.shutdown()
