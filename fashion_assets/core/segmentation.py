@@ -87,10 +87,26 @@ class GrabCutSegmenter:
         cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), mask, rect, np.zeros((1, 65)), np.zeros((1, 65)),
                     self.iterations, cv2.GC_INIT_WITH_RECT)
         fg = np.where((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
+        fg = keep_figure_component(fg)
         full = cv2.resize(fg, (w, h), interpolation=cv2.INTER_LINEAR) > 127
         out = rgb.copy()
         out[~full] = 255
         return out
+
+
+def keep_figure_component(fg: np.ndarray) -> np.ndarray:
+    """Keep the connected component that looks most like a standing person: tall and near the
+    horizontal centre. GrabCut keeps background objects that lie wholly inside its rectangle."""
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if n <= 2:
+        return fg
+    h, w = fg.shape
+    tall = stats[1:, cv2.CC_STAT_HEIGHT] / h
+    centred = 1 - np.abs(centroids[1:, 0] / w - 0.5) * 2
+    filled = stats[1:, cv2.CC_STAT_AREA] / np.maximum(stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT], 1)
+    # A person's box is far from full (limbs, gaps); a flat background block fills its box.
+    score = tall * (0.5 + centred) * (1.2 - filled)
+    return np.where(labels == 1 + int(np.argmax(score)), 255, 0).astype(np.uint8)
 
 
 class RembgSegmenter:
