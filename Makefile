@@ -33,7 +33,7 @@ run: install home demo-data
 summary: install
 	$(BIN)/python -m fashion_assets.summary
 
-test: install
+test: install home
 	$(BIN)/python -m pytest
 
 ui: install home

@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny generated dataset with faults, and one run of the tables job over it."""
 
 import json
+import os
 
 import dagster as dg
 import pytest
@@ -9,6 +10,19 @@ from fashion_assets.core.datagen.writer import TRUTH_FILE, GeneratorConfig, gene
 from fashion_assets.definitions import build_definitions
 
 TINY = GeneratorConfig(scale=0.02, seed=7, width=96, height=128, faults=True, workers=2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_dagster_home(tmp_path_factory):
+    """Tests never touch the developer's Dagster instance: $DAGSTER_HOME is a fresh folder."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    saved = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    yield home
+    if saved is None:
+        os.environ.pop("DAGSTER_HOME", None)
+    else:
+        os.environ["DAGSTER_HOME"] = saved
 
 
 @pytest.fixture(scope="session")
