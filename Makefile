@@ -27,7 +27,7 @@ demo-data: install
 	$(BIN)/python -m fashion_assets.datagen --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing
 
 run: install home demo-data
-	$(BIN)/dagster job execute -m fashion_assets.definitions -j full_pipeline_job
+	$(BIN)/dagster job execute -m fashion_assets.definitions -j full_pipeline_job -c configs/demo.yaml
 	$(BIN)/python -m fashion_assets.summary
 
 summary: install

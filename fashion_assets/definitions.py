@@ -6,11 +6,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from .assets.classifier import classifier_assets, classifier_checks
 from .assets.images import image_assets, image_checks
 from .assets.tables import table_assets, table_checks
 from .jobs import all_jobs
 from .warehouse import WarehouseIOManager
-from .resources import DataRootResource, SegmentationResource, data_root_from_env
+from .resources import DataRootResource, SegmentationResource, TorchDeviceResource, data_root_from_env
 
 WAREHOUSE_SCHEMA = "fashion"
 
@@ -19,12 +20,13 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
     """Definitions over one data root (tests build their own over a temporary folder)."""
     root = DataRootResource(root=str(data_root))
     return dg.Definitions(
-        assets=[*table_assets, *image_assets],
-        asset_checks=[*table_checks, *image_checks],
+        assets=[*table_assets, *image_assets, *classifier_assets],
+        asset_checks=[*table_checks, *image_checks, *classifier_checks],
         jobs=all_jobs,
         resources={
             "data_root": root,
             "segmenter": segmenter or SegmentationResource(),
+            "torch_device": TorchDeviceResource(),
             # Named warehouse.duckdb, not after the schema: DuckDB rejects a catalog and schema of one name.
             "io_manager": WarehouseIOManager(database=str(root.warehouse), schema=WAREHOUSE_SCHEMA),
         },

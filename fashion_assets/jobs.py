@@ -10,8 +10,12 @@ images_job = dg.define_asset_job(
     "images_job", selection=dg.AssetSelection.groups("images"),
     description="Background removal, white-ratio check and crop/pad/resize of every image.")
 
+classifier_job = dg.define_asset_job(
+    "classifier_job", selection=dg.AssetSelection.groups("classifier"),
+    description="Channel statistics, training plan, ResNet-18 training and evaluation.")
+
 full_pipeline_job = dg.define_asset_job(
-    "full_pipeline_job", selection=dg.AssetSelection.groups("tables", "images"),
+    "full_pipeline_job", selection=dg.AssetSelection.groups("tables", "images", "classifier"),
     description="Every stage, end to end.")
 
-all_jobs = [tables_job, images_job, full_pipeline_job]
+all_jobs = [tables_job, images_job, classifier_job, full_pipeline_job]

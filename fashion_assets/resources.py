@@ -62,3 +62,14 @@ class SegmentationResource(dg.ConfigurableResource):
     primary_model: str = Field(default="u2net_human_seg", description="First-pass rembg model.")
     secondary_model: str | None = Field(default="birefnet-portrait",
                                         description="Stronger rembg model for white-ratio outliers; empty = none.")
+
+
+class TorchDeviceResource(dg.ConfigurableResource):
+    """Which device trains and extracts features: ``auto`` picks CUDA, then MPS, then CPU."""
+
+    device: str = Field(default="auto", description="auto, cpu, cuda, cuda:1, mps ...")
+
+    def torch_device(self):
+        from .core.classifier import pick_device
+
+        return pick_device(self.device)

@@ -46,6 +46,14 @@ def main() -> int:
     print(f"  leakage       {kinds.get('image_same_name', 0)} validation images also in training by name, "
           f"{kinds.get('image_same_content', 0)} more by content; {kinds.get('repeated_answer', 0)} repeated answers")
     with dg.DagsterInstance.get() as instance:
+        record = instance.get_latest_materialization_event(dg.AssetKey("style_classifier"))
+        if record and record.asset_materialization:
+            c = record.asset_materialization.metadata["summary"].value
+            seed = c.get("seed_protocol_validation_accuracy")
+            print(f"  classifier    {c['validation_accuracy']:.1%} on all {c['validation_images']} validation images, "
+                  f"{c['unseen_accuracy']:.1%} on the {c['unseen_images']} unseen ones (epoch {c['best_epoch']} chosen on a "
+                  f"training holdout, {c['holdout_accuracy']:.1%}); seed protocol "
+                  f"{'n/a' if seed is None else f'{seed:.1%}'}; {c['device']}")
         print("\nLatest check results")
         for name, status, description in latest_check_results(defs, instance):
             print(f"  {status:<14} {name:<32} {description}")

@@ -8,6 +8,7 @@ import pytest
 
 from fashion_assets.core.datagen.writer import TRUTH_FILE, GeneratorConfig, generate
 from fashion_assets.definitions import build_definitions
+from fashion_assets.resources import SegmentationResource
 
 TINY = GeneratorConfig(scale=0.02, seed=7, width=96, height=128, faults=True, workers=2)
 
@@ -44,5 +45,15 @@ def tables_run(tiny_root):
     defs = build_definitions(tiny_root)
     with dg.DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def("tables_job").execute_in_process(instance=instance)
+    assert result.success
+    return defs, result
+
+
+@pytest.fixture(scope="session")
+def images_run(tiny_root, tables_run, tmp_path_factory):
+    no_models = tmp_path_factory.mktemp("no_models")
+    defs = build_definitions(tiny_root, SegmentationResource(model_home=str(no_models)))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("images_job").execute_in_process(instance=instance)
     assert result.success
     return defs, result

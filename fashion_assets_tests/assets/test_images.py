@@ -5,21 +5,8 @@ import os
 
 import dagster as dg
 import numpy as np
-import pytest
 from PIL import Image
 
-from fashion_assets.definitions import build_definitions
-from fashion_assets.resources import SegmentationResource
-
-
-@pytest.fixture(scope="module")
-def images_run(tiny_root, tables_run, tmp_path_factory):
-    no_models = tmp_path_factory.mktemp("no_models")
-    defs = build_definitions(tiny_root, SegmentationResource(model_home=str(no_models)))
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("images_job").execute_in_process(instance=instance)
-    assert result.success
-    return defs, result
 
 
 def test_every_usable_image_is_segmented_and_cropped(images_run):

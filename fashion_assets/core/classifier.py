@@ -1,0 +1,280 @@
+"""ResNet-18 sex&style classifier: model, on-device augmentation, recipes, training, evaluation.
+
+Images live in memory as uint8 tensors (N, 3, S, S) and are augmented per sample on the training
+device in batches, so a GPU is not starved by a PIL DataLoader. Two recipes:
+- ``seed``: the seed's choices (Adam 1e-3, cross-entropy, no scheduler, flip / rotation+shear /
+  colour / random resized crop with white fill, class-balancing sampler);
+- ``improved``: AdamW with a one-cycle schedule, label smoothing and test-time flip.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import resnet18
+
+RECIPES = {
+    "seed": dict(optimizer="adam", lr=1e-3, weight_decay=0.0, schedule="constant", label_smoothing=0.0, tta_flip=False),
+    "improved": dict(optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="onecycle", label_smoothing=0.1, tta_flip=True),
+}
+
+
+@dataclass
+class TrainConfig:
+    recipe: str = "improved"
+    epochs: int = 30
+    batch_size: int = 64
+    image_size: int = 224
+    samples_per_epoch: int = 0  # 0 = one pass over the training images
+    patience: int = 8  # early stopping on the holdout carved from training
+    seed: int = 42
+    overrides: dict = field(default_factory=dict)  # recipe fields to change, e.g. {"lr": 5e-4}
+
+    def recipe_settings(self) -> dict:
+        if self.recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {self.recipe!r}; valid: {sorted(RECIPES)}")
+        unknown = set(self.overrides) - set(RECIPES[self.recipe])
+        if unknown:
+            raise ValueError(f"unknown recipe fields {sorted(unknown)}; valid: {sorted(RECIPES[self.recipe])}")
+        return {**RECIPES[self.recipe], **self.overrides}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    if preference != "auto":
+        return torch.device(preference)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def build_model(num_classes: int) -> nn.Module:
+    """torchvision ResNet-18 without pretrained weights, a num_classes head, Kaiming-uniform init
+    of every conv and linear layer (the seed's ``weights_init_he``)."""
+    model = resnet18(weights=None)
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Per-sample augmentation of a uint8 batch on its device → float in [0, 1].
+
+    Horizontal flip, rotation ±15° and shear ±10°, zoom 0.8–1.0 with translation (random resized
+    crop), brightness/contrast/saturation ±20%; areas uncovered by the transform are white, like
+    the background.
+    """
+    b, dev = x.shape[0], x.device
+    x = x.float() / 255.0
+
+    def u(lo, hi):
+        return torch.rand(b, generator=gen, device="cpu").to(dev) * (hi - lo) + lo
+
+    angle, shear, zoom = u(-15, 15) * math.pi / 180, u(-10, 10) * math.pi / 180, u(0.8, 1.0)
+    flip = torch.where(u(0, 1) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.zeros(b, 2, 3, device=dev)
+    theta[:, 0, 0] = cos * zoom * flip
+    theta[:, 0, 1] = (-sin + torch.tan(shear)) * zoom
+    theta[:, 1, 0] = sin * zoom * flip
+    theta[:, 1, 1] = cos * zoom
+    theta[:, 0, 2] = u(-0.08, 0.08)
+    theta[:, 1, 2] = u(-0.08, 0.08)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # grid_sample fills with zeros: transform the inverted image so the fill comes out white.
+    x = 1.0 - F.grid_sample(1.0 - x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    bright, contrast, sat = u(0.8, 1.2)[:, None, None, None], u(0.8, 1.2)[:, None, None, None], u(0.8, 1.2)[:, None, None, None]
+    x = x * bright
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * contrast + mean
+    grey = x.mean(dim=1, keepdim=True)
+    x = (x - grey) * sat + grey
+    return x.clamp_(0, 1)
+
+
+def normalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    return (x - mean[None, :, None, None]) / std[None, :, None, None]
+
+
+def balanced_indices(labels: np.ndarray, n: int, gen: torch.Generator) -> torch.Tensor:
+    """n indices drawn with probability 1/count(class) (WeightedRandomSampler's rule)."""
+    counts = np.bincount(labels)
+    weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
+    return torch.multinomial(weights, n, replacement=True, generator=gen)
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    holdout_accuracy: float
+    validation_accuracy: float | None  # recorded for the seed protocol only, never used to choose
+    seconds: float
+    images_per_second: float
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor, mean, std, device, batch_size: int = 256,
+                   tta_flip: bool = False) -> torch.Tensor:
+    model.eval()
+    out = []
+    amp = device.type == "cuda"
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device, non_blocking=True).float() / 255.0
+        x = normalise(x, mean.to(device), std.to(device))
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, enabled=amp):
+            logits = model(x).float()
+            if tta_flip:
+                logits = (logits + model(torch.flip(x, dims=[3])).float()) / 2
+        out.append(logits.cpu())
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
+    if len(labels) == 0:
+        return float("nan")
+    return float((logits.argmax(1).numpy() == labels).mean())
+
+
+def save_atomic(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.ndarray], class_names: list[str],
+        mean: torch.Tensor, std: torch.Tensor, cfg: TrainConfig, device: torch.device, checkpoint_dir: Path,
+        validation: tuple[torch.Tensor, np.ndarray] | None = None,
+        log: Callable[[str], None] = print, resume: bool = True) -> dict:
+    """Train, choose the epoch on the holdout, keep ``best.pt`` and a resumable ``last.pt``.
+
+    ``validation`` is scored every epoch only to report the seed's protocol (best epoch picked on
+    validation); it never influences training or the chosen checkpoint.
+    """
+    recipe = cfg.recipe_settings()
+    seed_everything(cfg.seed)
+    train_x, train_y = train
+    model = build_model(len(class_names)).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    params = [{"params": [p for n, p in model.named_parameters() if p.ndim > 1], "weight_decay": recipe["weight_decay"]},
+              {"params": [p for n, p in model.named_parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+    opt = (torch.optim.AdamW(params, lr=recipe["lr"]) if recipe["optimizer"] == "adamw"
+           else torch.optim.Adam(params, lr=recipe["lr"]))
+    per_epoch = cfg.samples_per_epoch or len(train_y)
+    steps = max(1, per_epoch // cfg.batch_size)
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe["lr"], total_steps=steps * cfg.epochs, pct_start=0.2)
+             if recipe["schedule"] == "onecycle" else None)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe["label_smoothing"])
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history: list[dict] = []
+    best = {"holdout_accuracy": -1.0, "epoch": 0}
+    start_epoch = 1
+    last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
+    fingerprint = repr(sorted(asdict(cfg).items()))
+    if resume and last_path.exists():
+        state = torch.load(last_path, map_location="cpu", weights_only=False)
+        if state.get("fingerprint") == fingerprint:
+            model.load_state_dict(state["state_dict"])
+            opt.load_state_dict(state["optimizer"])
+            if sched and state.get("scheduler"):
+                sched.load_state_dict(state["scheduler"])
+            gen.set_state(state["generator"])
+            history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
+            log(f"resuming from epoch {state['epoch']} ({last_path})")
+    mean_d, std_d = mean.to(device), std.to(device)
+    stale = 0 if not history else history[-1]["epoch"] - best["epoch"]
+    for epoch in range(start_epoch, cfg.epochs + 1):
+        if stale >= cfg.patience:
+            log(f"early stop: holdout accuracy has not improved for {cfg.patience} epochs")
+            break
+        model.train()
+        t0 = time.perf_counter()
+        order = balanced_indices(train_y, steps * cfg.batch_size, gen)
+        total_loss, correct, seen = 0.0, 0, 0
+        for step in range(steps):
+            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            xb = train_x[idx].to(device, non_blocking=True)
+            yb = torch.as_tensor(train_y[idx.numpy()], device=device)
+            x = normalise(augment(xb, gen), mean_d, std_d)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, enabled=device.type == "cuda"):
+                logits = model(x)
+                loss = loss_fn(logits.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            if sched:
+                sched.step()
+            total_loss += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(idx)
+        secs = time.perf_counter() - t0
+        hold_acc = accuracy(predict_logits(model, holdout[0], mean, std, device, tta_flip=recipe["tta_flip"]), holdout[1])
+        val_acc = (accuracy(predict_logits(model, validation[0], mean, std, device, tta_flip=recipe["tta_flip"]), validation[1])
+                   if validation is not None else None)
+        rec = EpochRecord(epoch, total_loss / seen, correct / seen, hold_acc, val_acc, round(secs, 2), round(seen / secs, 1))
+        history.append(asdict(rec))
+        improved = hold_acc > best["holdout_accuracy"]
+        if improved:
+            best = {"holdout_accuracy": hold_acc, "epoch": epoch}
+            save_atomic(checkpoint(model, class_names, mean, std, cfg, recipe, history, best), best_path)
+        stale = epoch - best["epoch"]
+        save_atomic({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+                     "scheduler": sched.state_dict() if sched else None, "generator": gen.get_state(),
+                     "epoch": epoch, "history": history, "best": best, "fingerprint": fingerprint}, last_path)
+        log(f"epoch {epoch}/{cfg.epochs}: loss {rec.train_loss:.3f}, train {rec.train_accuracy:.1%}, "
+            f"holdout {hold_acc:.1%}{' *' if improved else ''}, {rec.images_per_second:.0f} img/s")
+    return {"history": history, "best": best, "best_path": best_path}
+
+
+def checkpoint(model, class_names, mean, std, cfg, recipe, history, best) -> dict:
+    """Everything needed to use the model later; no pickled module."""
+    return {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "class_names": list(class_names), "mean": mean.tolist(), "std": std.tolist(),
+            "config": asdict(cfg), "recipe": recipe, "history": history, "best": best,
+            "architecture": "torchvision.models.resnet18"}
+
+
+def load_classifier(path: Path, device: torch.device | None = None) -> tuple[nn.Module, dict]:
+    """A fresh torchvision ResNet-18 with the checkpoint's weights, and the checkpoint dict."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    model = resnet18(weights=None)
+    model.fc = nn.Linear(model.fc.in_features, len(ckpt["class_names"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device or torch.device("cpu")).eval(), ckpt

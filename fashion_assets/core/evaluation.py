@@ -1,0 +1,31 @@
+"""Classifier evaluation: accuracy on all validation images and on the unseen ones, per class."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix
+
+
+def per_class_report(y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray, class_names: list[str]) -> pd.DataFrame:
+    """One row per class (every class, even without validation images): counts and accuracies."""
+    rows = []
+    for k, name in enumerate(class_names):
+        sel = y_true == k
+        sel_unseen = sel & unseen
+        rows.append({"class_label": name, "validation_images": int(sel.sum()),
+                     "accuracy": float((y_pred[sel] == k).mean()) if sel.any() else np.nan,
+                     "unseen_images": int(sel_unseen.sum()),
+                     "unseen_accuracy": float((y_pred[sel_unseen] == k).mean()) if sel_unseen.any() else np.nan})
+    return pd.DataFrame(rows)
+
+
+def summary(y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray) -> dict:
+    return {"validation_accuracy": float((y_true == y_pred).mean()) if len(y_true) else float("nan"),
+            "validation_images": int(len(y_true)),
+            "unseen_accuracy": float((y_true[unseen] == y_pred[unseen]).mean()) if unseen.any() else float("nan"),
+            "unseen_images": int(unseen.sum())}
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    return confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
