@@ -15,7 +15,7 @@ from ..core.imaging import iqr_bounds, iqr_outliers
 from ..core.scanning import IMAGE_FOLDERS
 from ..core.segmentation import SegmentationSettings, segment_images
 from ..resources import DataRootResource, SegmentationResource
-from .metadata import markdown, table_metadata
+from .metadata import markdown, quarantine_check, table_metadata
 
 GROUP = "images"
 
@@ -99,14 +99,12 @@ def cropping(context: dg.AssetExecutionContext, config: CropConfig, data_root: D
 
 @dg.asset_check(asset="crop_quarantine", description="Every segmented image could be cropped (WARN lists the rest).")
 def crop_quarantine_empty(crop_quarantine: pd.DataFrame) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=crop_quarantine.empty, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"rows": dg.MetadataValue.md(markdown(crop_quarantine))})
+    return quarantine_check(crop_quarantine, "segmented image")
 
 
 @dg.asset_check(asset="segmentation_quarantine", description="Every image could be segmented (WARN lists the rest).")
 def segmentation_quarantine_empty(segmentation_quarantine: pd.DataFrame) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=segmentation_quarantine.empty, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"rows": dg.MetadataValue.md(markdown(segmentation_quarantine))})
+    return quarantine_check(segmentation_quarantine, "image")
 
 
 image_assets = [segmentation, cropping]

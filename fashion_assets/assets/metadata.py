@@ -19,3 +19,12 @@ def markdown(df: pd.DataFrame) -> str:
     if df.empty:
         return "_(no rows)_"
     return df.to_markdown(index=False)
+
+
+def quarantine_check(quarantine: pd.DataFrame, what: str) -> dg.AssetCheckResult:
+    """WARN when any file was quarantined, listing the rows (the first 200)."""
+    return dg.AssetCheckResult(
+        passed=quarantine.empty, severity=dg.AssetCheckSeverity.WARN,
+        description=f"every {what} file was usable" if quarantine.empty else f"{len(quarantine)} {what} files quarantined",
+        metadata={"quarantined": dg.MetadataValue.int(len(quarantine)),
+                  "rows": dg.MetadataValue.md(markdown(quarantine.head(200)))})

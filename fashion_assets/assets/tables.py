@@ -13,7 +13,7 @@ from ..core import tables
 from ..core.scanning import scan_images, scan_labels
 from ..core.vocabulary import CLASS_LABELS
 from ..resources import DataRootResource
-from .metadata import markdown, table_metadata
+from .metadata import markdown, quarantine_check, table_metadata
 
 GROUP = "tables"
 
@@ -117,20 +117,13 @@ def preference_report(config: PreferenceReportConfig, data_root: DataRootResourc
 
 # --- checks -------------------------------------------------------------------------------------
 
-def _quarantine_check(quarantine: pd.DataFrame, what: str) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=quarantine.empty, severity=dg.AssetCheckSeverity.WARN,
-        description=f"every {what} file was usable" if quarantine.empty else f"{len(quarantine)} {what} files quarantined",
-        metadata={"quarantined": dg.MetadataValue.int(len(quarantine)),
-                  "rows": dg.MetadataValue.md(markdown(quarantine.head(200)))})
-
 @dg.asset_check(asset="image_quarantine", description="No image file had to be quarantined (WARN lists them).")
 def image_quarantine_empty(image_quarantine: pd.DataFrame) -> dg.AssetCheckResult:
-    return _quarantine_check(image_quarantine, "image")
+    return quarantine_check(image_quarantine, "image")
 
 @dg.asset_check(asset="label_quarantine", description="No label file had to be quarantined (WARN lists them).")
 def label_quarantine_empty(label_quarantine: pd.DataFrame) -> dg.AssetCheckResult:
-    return _quarantine_check(label_quarantine, "label")
+    return quarantine_check(label_quarantine, "label")
 
 def _vocabulary_check(df: pd.DataFrame) -> dg.AssetCheckResult:
     unknown = df[~df.style_known]

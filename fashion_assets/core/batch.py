@@ -36,6 +36,15 @@ def save_manifest(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def remove_stale_outputs(out_dir: Path, folders: Iterable[str], live: set[str]) -> None:
+    """Delete derived .jpg files under out_dir/<folder> that no current input produced."""
+    for folder in folders:
+        if (out_dir / folder).exists():
+            for f in (out_dir / folder).glob("*.jpg"):
+                if str(f) not in live:
+                    f.unlink()
+
+
 def run_parallel(fn: Callable, jobs: list, workers: int, initializer: Callable | None = None,
                  initargs: tuple = (), log: Callable[[str], None] = print, what: str = "items") -> Iterable:
     """Yield fn(job) for every job, in order, from ``workers`` processes (in-process when 1).

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from .batch import load_manifest, run_parallel, save_manifest
+from .batch import load_manifest, remove_stale_outputs, run_parallel, save_manifest
 from .imaging import ImageProblem, crop_to_figure, decode_rgb, write_jpeg_atomic
 
 MANIFEST = "manifest.json"
@@ -67,10 +67,7 @@ def crop_images(items: pd.DataFrame, out_dir: Path, size: int = 224, workers: in
         else:
             rows[res["source"]] = {**base, **res}
     manifest = pd.DataFrame(list(rows.values()))
-    live = set(manifest.output) if len(manifest) else set()
-    for folder in {it.folder for it in items.itertuples()}:
-        for f in (out_dir / folder).glob("*.jpg") if (out_dir / folder).exists() else []:
-            if str(f) not in live:
-                f.unlink()
+    # Outputs whose input is gone are stale derived files.
+    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set())
     save_manifest(manifest, out_dir / MANIFEST)
     return manifest, pd.DataFrame(quarantine, columns=["split", "file_name", "reason"])

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .batch import load_manifest, run_parallel, save_manifest, sha1_of
+from .batch import load_manifest, remove_stale_outputs, run_parallel, save_manifest, sha1_of
 from .imaging import ImageProblem, decode_rgb, iqr_outliers, white_ratio, write_jpeg_atomic
 
 KNOWN_MD5 = {"u2net_human_seg": "c09ddc2e0104f800e3e1bb4652583d1f",
@@ -235,10 +235,6 @@ def segment_images(items: pd.DataFrame, out_dir: Path, settings: SegmentationSet
         report["redone"] = int(len(redo))
         report["outliers_after_redo"] = int(iqr_outliers(manifest.white_ratio).sum())
     # Outputs whose input is gone are stale derived files.
-    live = set(manifest.output) if len(manifest) else set()
-    for folder in {it.folder for it in items.itertuples()}:
-        for f in (out_dir / folder).glob("*.jpg") if (out_dir / folder).exists() else []:
-            if str(f) not in live:
-                f.unlink()
+    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set())
     save_manifest(manifest, out_dir / MANIFEST)
     return manifest, pd.DataFrame(quarantine, columns=["split", "file_name", "reason"]), report
