@@ -8,6 +8,7 @@ import dagster as dg
 
 from .assets.classifier import classifier_assets, classifier_checks
 from .assets.images import image_assets, image_checks
+from .assets.preferences import preference_assets
 from .assets.tables import table_assets, table_checks
 from .jobs import all_jobs
 from .warehouse import WarehouseIOManager
@@ -20,7 +21,7 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
     """Definitions over one data root (tests build their own over a temporary folder)."""
     root = DataRootResource(root=str(data_root))
     return dg.Definitions(
-        assets=[*table_assets, *image_assets, *classifier_assets],
+        assets=[*table_assets, *image_assets, *classifier_assets, *preference_assets],
         asset_checks=[*table_checks, *image_checks, *classifier_checks],
         jobs=all_jobs,
         resources={

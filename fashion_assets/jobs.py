@@ -14,8 +14,12 @@ classifier_job = dg.define_asset_job(
     "classifier_job", selection=dg.AssetSelection.groups("classifier"),
     description="Channel statistics, training plan, ResNet-18 training and evaluation.")
 
+preferences_job = dg.define_asset_job(
+    "preferences_job", selection=dg.AssetSelection.groups("preferences"),
+    description="Feature matrix, neighbours and the like/dislike predictions with their comparison.")
+
 full_pipeline_job = dg.define_asset_job(
-    "full_pipeline_job", selection=dg.AssetSelection.groups("tables", "images", "classifier"),
+    "full_pipeline_job", selection=dg.AssetSelection.groups("tables", "images", "classifier", "preferences"),
     description="Every stage, end to end.")
 
-all_jobs = [tables_job, images_job, classifier_job, full_pipeline_job]
+all_jobs = [tables_job, images_job, classifier_job, preferences_job, full_pipeline_job]

@@ -57,6 +57,11 @@ def main() -> int:
         print("\nLatest check results")
         for name, status, description in latest_check_results(defs, instance):
             print(f"  {status:<14} {name:<32} {description}")
+        if instance.get_latest_materialization_event(dg.AssetKey("preference_metrics")):
+            metrics = defs.load_asset_value("preference_metrics")
+            print("\nPreference prediction on validation answers: all, and unseen (respondent never rated the image in training)\n")
+            cols = ["method", "protocol", "accuracy_all", "roc_auc_all", "accuracy_unseen", "roc_auc_unseen"]
+            print(metrics[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 

@@ -57,3 +57,17 @@ def images_run(tiny_root, tables_run, tmp_path_factory):
         result = defs.resolve_job_def("images_job").execute_in_process(instance=instance)
     assert result.success
     return defs, result
+
+
+@pytest.fixture(scope="session")
+def classifier_run(images_run):
+    """A very short training run of the classifier job over the tiny dataset."""
+    defs, _ = images_run
+    config = {"ops": {
+        "channel_stats": {"config": {"image_size": 32}},
+        "style_classifier": {"config": {"image_size": 32, "epochs": 2, "samples_per_epoch": 64, "batch_size": 16}},
+    }}
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("classifier_job").execute_in_process(
+            instance=instance, run_config=config, raise_on_error=False)
+    return defs, result

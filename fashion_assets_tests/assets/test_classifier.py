@@ -8,17 +8,8 @@ import torch
 
 from fashion_assets.core.vocabulary import CLASS_LABELS
 
-RUN_CONFIG = {"ops": {
-    "channel_stats": {"config": {"image_size": 32}},
-    "style_classifier": {"config": {"image_size": 32, "epochs": 2, "samples_per_epoch": 64, "batch_size": 16}},
-}}
-
-
-def test_classifier_job_trains_and_reports_both_protocols(images_run):
-    defs, _ = images_run
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("classifier_job").execute_in_process(
-            instance=instance, run_config=RUN_CONFIG, raise_on_error=False)
+def test_classifier_job_trains_and_reports_both_protocols(classifier_run):
+    defs, result = classifier_run
     meta = result.asset_materializations_for_node("style_classifier")[0].metadata
     summary = meta["summary"].value
     assert 0 <= summary["validation_accuracy"] <= 1 and 0 <= summary["unseen_accuracy"] <= 1
