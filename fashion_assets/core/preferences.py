@@ -54,19 +54,31 @@ def seed_scores(x: np.ndarray, train: Encoded, test: Encoded, exclude_target: bo
     to the dislikes; the median feature vector stands in for an empty list (the seed's method).
     ``exclude_target`` removes the target image from the respondent's lists first."""
     xn = unit_rows(x)
-    median = unit_rows(np.median(x, axis=0)[None])[0]
     t = xn[test.i]
+    counts = {sign: _counts(train, mask) for sign, mask in ((1.0, train.y == 1), (-1.0, train.y == 0))}
+    n_all = {sign: np.asarray(a.sum(axis=1)).ravel() for sign, a in counts.items()}
+    need_median = any((n == 0).any() for n in n_all.values()) or exclude_target
+    # Median of a contiguous copy: ~10x faster than along the strided axis.
+    median = unit_rows(np.median(np.ascontiguousarray(x.T), axis=1)[None])[0] if need_median else None
+    if not exclude_target:
+        # Cosine is linear in the second vector, so each respondent's "mean similarity to the likes
+        # minus to the dislikes" is one dot product with (mean like vector - mean dislike vector),
+        # the median standing in for an empty list: a single gather per answer.
+        v = np.zeros((train.n_resp, x.shape[1]))
+        for sign, a in counts.items():
+            n = n_all[sign]
+            means = np.asarray(a @ xn) / np.maximum(n, 1)[:, None]
+            if (n == 0).any():
+                means[n == 0] = median
+            v += sign * means
+        return np.einsum("ij,ij->i", t, v[test.r])
     out = np.zeros(len(test.r))
-    for sign, mask in ((1.0, train.y == 1), (-1.0, train.y == 0)):
-        a = _counts(train, mask)
+    for sign, a in counts.items():
         sums = np.asarray(a @ xn)[test.r]
-        n = np.asarray(a.sum(axis=1)).ravel()[test.r]
-        if exclude_target:
-            c = np.asarray(a[test.r, test.i]).ravel()
-            sums = sums - c[:, None] * t
-            n = n - c
-        mean = np.where(n > 0, (t * sums).sum(axis=1) / np.maximum(n, 1), t @ median)
-        out += sign * mean
+        c = np.asarray(a[test.r, test.i]).ravel()
+        n = n_all[sign][test.r] - c
+        mean = np.einsum("ij,ij->i", t, sums - c[:, None] * t) / np.maximum(n, 1)
+        out += sign * np.where(n > 0, mean, t @ median)
     return out
 
 
