@@ -8,7 +8,7 @@ SEED ?= 0
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
 
-.PHONY: install home demo-data run test ui summary clean-data
+.PHONY: install home demo-data run test ui summary checks clean-data
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ run: install home demo-data
 
 summary: install
 	$(BIN)/python -m fashion_assets.summary
+
+checks: install
+	$(BIN)/python -m fashion_assets.summary --checks
 
 test: install home
 	$(BIN)/python -m pytest

@@ -1,10 +1,13 @@
 """Print the style-count table, a short summary of the tables and the latest check results.
 
 ``python -m fashion_assets.summary`` reads the stored tables through the project's I/O manager
-and the check results from the Dagster instance in $DAGSTER_HOME.
+and the check results from the Dagster instance in $DAGSTER_HOME. ``--checks`` prints only the
+latest check results (exit status 1 when an ERROR-severity check failed).
 """
 
 from __future__ import annotations
+
+import sys
 
 import dagster as dg
 
@@ -27,7 +30,21 @@ def latest_check_results(definitions: dg.Definitions, instance: dg.DagsterInstan
     return out
 
 
-def main() -> int:
+def print_checks(instance: dg.DagsterInstance) -> int:
+    """Latest result of every check; returns how many failed with ERROR severity."""
+    errors = 0
+    print("Latest check results")
+    for name, status, description in latest_check_results(defs, instance):
+        print(f"  {status:<14} {name:<32} {description}")
+        errors += status == "FAIL (ERROR)"
+    return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--checks"]:
+        with dg.DagsterInstance.get() as instance:
+            return 1 if print_checks(instance) else 0
     counts = defs.load_asset_value("style_counts")
     images = defs.load_asset_value("image_table")
     valid = defs.load_asset_value("valid_labels")
@@ -54,9 +71,8 @@ def main() -> int:
                   f"{c['unseen_accuracy']:.1%} on the {c['unseen_images']} unseen ones (epoch {c['best_epoch']} chosen on a "
                   f"training holdout, {c['holdout_accuracy']:.1%}); seed protocol "
                   f"{'n/a' if seed is None else f'{seed:.1%}'}; {c['device']}")
-        print("\nLatest check results")
-        for name, status, description in latest_check_results(defs, instance):
-            print(f"  {status:<14} {name:<32} {description}")
+        print()
+        print_checks(instance)
         if instance.get_latest_materialization_event(dg.AssetKey("preference_metrics")):
             metrics = defs.load_asset_value("preference_metrics")
             print("\nPreference prediction on validation answers: all, and unseen (respondent never rated the image in training)\n")

@@ -128,24 +128,25 @@ def kernel_like_rate(x: np.ndarray, train: Encoded, test: Encoded, tau: float = 
     return (num + prior_weight * prior * np.exp(-1 / tau)) / (den + prior_weight * np.exp(-1 / tau))
 
 
+def _rate_without_target(key_train, key_test, n_keys, train: Encoded, test: Encoded, prior: float,
+                         weight: float) -> np.ndarray:
+    """Like rate of a group (a respondent, or an image) in training, without the answers about this
+    (respondent, image) pair, shrunk towards ``prior`` with ``weight`` pseudo-answers."""
+    likes = np.bincount(key_train, weights=train.y, minlength=n_keys)[key_test]
+    n = np.bincount(key_train, minlength=n_keys)[key_test].astype(float)
+    own = np.asarray(_counts(train, np.ones(len(train.r), bool))[test.r, test.i]).ravel()
+    own_likes = np.asarray(_counts(train, train.y == 1)[test.r, test.i]).ravel()
+    return (likes - own_likes + weight * prior) / (n - own + weight)
+
+
 def respondent_rate(train: Encoded, test: Encoded, prior: float, weight: float = 2.0) -> np.ndarray:
     """The respondent's training like rate without the target image, shrunk towards ``prior``."""
-    likes = np.bincount(train.r, weights=train.y, minlength=train.n_resp)[test.r]
-    n = np.bincount(train.r, minlength=train.n_resp)[test.r].astype(float)
-    a = _counts(train, np.ones(len(train.r), bool))
-    same = np.asarray(a[test.r, test.i]).ravel()
-    same_likes = np.asarray(_counts(train, train.y == 1)[test.r, test.i]).ravel()
-    return (likes - same_likes + weight * prior) / (n - same + weight)
+    return _rate_without_target(train.r, test.r, train.n_resp, train, test, prior, weight)
 
 
 def image_rate(train: Encoded, test: Encoded, prior: float, weight: float = 3.0) -> np.ndarray:
     """How often other respondents liked the target image in training, shrunk towards ``prior``."""
-    likes = np.bincount(train.i, weights=train.y, minlength=train.n_img)[test.i]
-    n = np.bincount(train.i, minlength=train.n_img)[test.i].astype(float)
-    a = _counts(train, np.ones(len(train.r), bool))
-    own = np.asarray(a[test.r, test.i]).ravel()
-    own_likes = np.asarray(_counts(train, train.y == 1)[test.r, test.i]).ravel()
-    return (likes - own_likes + weight * prior) / (n - own + weight)
+    return _rate_without_target(train.i, test.i, train.n_img, train, test, prior, weight)
 
 
 def user_based_scores(train: Encoded, test: Encoded) -> np.ndarray:
@@ -211,7 +212,7 @@ def compare_methods(x: np.ndarray, train: Encoded, test: Encoded, unseen: np.nda
                     autoencoder_epochs: int = 200) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Every method on the same answers. Returns (metrics table, scores per method)."""
     prior = float(train.y.mean())
-    results, scores, thresholds, protocols = {}, {}, {}, {}
+    scores, thresholds, protocols = {}, {}, {}
     # The seed, as it was run: threshold 0, and the ROC/Youden threshold chosen on validation itself.
     s = seed_scores(x, train, test)
     scores["seed"], thresholds["seed"], protocols["seed"] = s, 0.0, "seed (threshold 0)"

@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import dagster as dg
 import torch
 
 from fashion_assets.core.vocabulary import CLASS_LABELS
