@@ -58,19 +58,18 @@ def seed_scores(x: np.ndarray, train: Encoded, test: Encoded, exclude_target: bo
     counts = {sign: _counts(train, mask) for sign, mask in ((1.0, train.y == 1), (-1.0, train.y == 0))}
     n_all = {sign: np.asarray(a.sum(axis=1)).ravel() for sign, a in counts.items()}
     need_median = any((n == 0).any() for n in n_all.values()) or exclude_target
-    # Median of a contiguous copy: ~10x faster than along the strided axis.
-    median = unit_rows(np.median(np.ascontiguousarray(x.T), axis=1)[None])[0] if need_median else None
+    # The median of a private contiguous copy, partitioned in place: ~2x faster than np.median(x, 0).
+    median = (unit_rows(np.median(np.ascontiguousarray(x.T), axis=1, overwrite_input=True)[None])[0]
+              if need_median else None)
     if not exclude_target:
-        # Cosine is linear in the second vector, so each respondent's "mean similarity to the likes
-        # minus to the dislikes" is one dot product with (mean like vector - mean dislike vector),
-        # the median standing in for an empty list: a single gather per answer.
-        v = np.zeros((train.n_resp, x.shape[1]))
-        for sign, a in counts.items():
-            n = n_all[sign]
-            means = np.asarray(a @ xn) / np.maximum(n, 1)[:, None]
+        # Cosine is linear in the second vector, so "mean similarity to the likes minus to the
+        # dislikes" is one dot product with (mean like vector - mean dislike vector), the median
+        # standing in for an empty list; both means come from one signed sparse product.
+        signed = sum(sparse.diags(sign / np.maximum(n_all[sign], 1)) @ a for sign, a in counts.items())
+        v = np.asarray(signed @ xn)
+        for sign, n in n_all.items():
             if (n == 0).any():
-                means[n == 0] = median
-            v += sign * means
+                v[n == 0] += sign * median
         return np.einsum("ij,ij->i", t, v[test.r])
     out = np.zeros(len(test.r))
     for sign, a in counts.items():
