@@ -11,6 +11,8 @@ from .assets.images import image_assets, image_checks
 from .assets.preferences import preference_assets
 from .assets.tables import table_assets, table_checks
 from .jobs import all_jobs
+from .schedules import nightly_preference_chain
+from .sensors import survey_arrival_sensor
 from .warehouse import WarehouseIOManager
 from .resources import DataRootResource, SegmentationResource, TorchDeviceResource, data_root_from_env
 
@@ -24,6 +26,8 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
         assets=[*table_assets, *image_assets, *classifier_assets, *preference_assets],
         asset_checks=[*table_checks, *image_checks, *classifier_checks],
         jobs=all_jobs,
+        schedules=[nightly_preference_chain],
+        sensors=[survey_arrival_sensor],
         resources={
             "data_root": root,
             "segmenter": segmenter or SegmentationResource(),

@@ -22,4 +22,13 @@ full_pipeline_job = dg.define_asset_job(
     "full_pipeline_job", selection=dg.AssetSelection.groups("tables", "images", "classifier", "preferences"),
     description="Every stage, end to end.")
 
-all_jobs = [tables_job, images_job, classifier_job, preferences_job, full_pipeline_job]
+# Everything downstream of the survey labels (the image and classifier stages are not needed again
+# when only answers change; the feature matrix is reused).
+preference_chain_job = dg.define_asset_job(
+    "preference_chain_job",
+    selection=dg.AssetSelection.assets("label_table", "label_quarantine", "valid_labels", "leakage_report",
+                                       "user_preferences", "preference_report", "preference_predictions",
+                                       "preference_metrics"),
+    description="Label table → valid labels → leakage → preferences → predictions and report.")
+
+all_jobs = [tables_job, images_job, classifier_job, preferences_job, preference_chain_job, full_pipeline_job]
