@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 DATA_ROOT ?= data
 SCALE ?= 0.1
 SEED ?= 0
+CATALOGUE ?= ../shared/datasets/fashion-products
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
 
-.PHONY: install home demo-data run test ui summary checks clean-data
+.PHONY: install home demo-data run test ui summary checks catalogue clean-data
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,10 @@ summary: install
 
 checks: install
 	$(BIN)/python -m fashion_assets.summary --checks
+
+# Product catalogue (seeds 002-004) from a folder with images/ and styles.csv (read only).
+catalogue: install home
+	FASHION_ASSETS_CATALOGUE="$(abspath $(CATALOGUE))" $(BIN)/dagster job execute -m fashion_assets.definitions -j catalogue_job
 
 test: install home
 	$(BIN)/python -m pytest

@@ -31,4 +31,8 @@ preference_chain_job = dg.define_asset_job(
                                        "preference_metrics"),
     description="Label table → valid labels → leakage → preferences → predictions and report.")
 
-all_jobs = [tables_job, images_job, classifier_job, preferences_job, preference_chain_job, full_pipeline_job]
+catalogue_job = dg.define_asset_job(
+    "catalogue_job", selection=dg.AssetSelection.groups("catalogue"),
+    description="Product catalogue: products with images, refined classes, label balance.")
+
+all_jobs = [tables_job, images_job, classifier_job, preferences_job, preference_chain_job, catalogue_job, full_pipeline_job]

@@ -11,6 +11,7 @@ from pydantic import Field
 
 DATA_ROOT_ENV = "FASHION_ASSETS_DATA_ROOT"
 DEFAULT_DATA_ROOT = "data"
+CATALOGUE_ENV = "FASHION_ASSETS_CATALOGUE"
 
 
 class DataRootResource(dg.ConfigurableResource):
@@ -48,6 +49,11 @@ class DataRootResource(dg.ConfigurableResource):
         return path
 
 
+def catalogue_root_from_env() -> str | None:
+    """The product catalogue folder, when set (default: <data root>/catalogue)."""
+    return os.environ.get(CATALOGUE_ENV)
+
+
 def data_root_from_env() -> str:
     """The one place the environment chooses the data root (default: ./data)."""
     return os.environ.get(DATA_ROOT_ENV, DEFAULT_DATA_ROOT)
@@ -73,3 +79,18 @@ class TorchDeviceResource(dg.ConfigurableResource):
         from .core.classifier import pick_device
 
         return pick_device(self.device)
+
+
+class CatalogueResource(dg.ConfigurableResource):
+    """Where the product catalogue is: ``images/{id}.jpg`` and ``styles.csv`` (read only)."""
+
+    root: str = Field(default="data/catalogue", description="Folder holding images/ and styles.csv "
+                                                            "(e.g. ../shared/datasets/fashion-products).")
+
+    @property
+    def styles_csv(self) -> Path:
+        return Path(self.root).expanduser().resolve() / "styles.csv"
+
+    @property
+    def images(self) -> Path:
+        return Path(self.root).expanduser().resolve() / "images"
