@@ -9,6 +9,7 @@ import dagster as dg
 from .assets.classifier import classifier_assets, classifier_checks
 from .assets.images import image_assets, image_checks
 from .assets.preferences import preference_assets
+from .assets.product_models import product_model_assets
 from .assets.products import product_assets, product_checks
 from .assets.tables import table_assets, table_checks
 from .jobs import all_jobs
@@ -26,7 +27,7 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
     """Definitions over one data root (tests build their own over a temporary folder)."""
     root = DataRootResource(root=str(data_root))
     return dg.Definitions(
-        assets=[*table_assets, *image_assets, *classifier_assets, *preference_assets, *product_assets],
+        assets=[*table_assets, *image_assets, *classifier_assets, *preference_assets, *product_assets, *product_model_assets],
         asset_checks=[*table_checks, *image_checks, *classifier_checks, *product_checks],
         jobs=all_jobs,
         schedules=[nightly_preference_chain],

@@ -177,7 +177,7 @@ def save_atomic(obj: dict, path: Path) -> None:
 def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.ndarray], class_names: list[str],
         mean: torch.Tensor, std: torch.Tensor, cfg: TrainConfig, device: torch.device, checkpoint_dir: Path,
         validation: tuple[torch.Tensor, np.ndarray] | None = None,
-        log: Callable[[str], None] = print, resume: bool = True) -> dict:
+        log: Callable[[str], None] = print, resume: bool = True, init_state: dict | None = None) -> dict:
     """Train, choose the epoch on the holdout, keep ``best.pt`` and a resumable ``last.pt``.
 
     ``validation`` is scored every epoch only to report the seed's protocol (best epoch picked on
@@ -186,7 +186,14 @@ def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.
     recipe = cfg.recipe_settings()
     seed_everything(cfg.seed)
     train_x, train_y = train
-    model = build_model(len(class_names)).to(device)
+    model = build_model(len(class_names))
+    if init_state is not None:
+        # Transfer learning from a local weights file: everything but the classification head.
+        body = {k: v for k, v in init_state.items() if not k.startswith("fc.")}
+        missing = model.load_state_dict(body, strict=False).missing_keys
+        if set(missing) - {"fc.weight", "fc.bias"}:
+            raise ValueError(f"weights do not fit ResNet-18: missing {sorted(missing)[:5]}")
+    model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     params = [{"params": [p for n, p in model.named_parameters() if p.ndim > 1], "weight_decay": recipe["weight_decay"]},

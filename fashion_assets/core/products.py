@@ -71,3 +71,19 @@ def balance(labels: pd.Series) -> float:
 def balance_table(products: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"level": lvl, "classes": int(products[lvl].nunique()), "items": int(products[lvl].notna().sum()),
                           "balance": balance(products[lvl].dropna())} for lvl in LEVELS if lvl in products])
+
+
+def three_way_split(labels: np.ndarray, seed: int = 42, fractions: tuple[float, float] = (0.15, 0.15)):
+    """Stratified (train, validation, test) indices; validation picks the epoch, test is scored once."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    rest, test = train_test_split(idx, test_size=fractions[1], random_state=seed, stratify=labels)
+    train, val = train_test_split(rest, test_size=fractions[0] / (1 - fractions[1]), random_state=seed,
+                                  stratify=labels[rest])
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def precision_at_k(neighbour_idx: np.ndarray, labels: np.ndarray) -> float:
+    """Share of each item's neighbours that carry the item's label, averaged over items."""
+    return float((labels[neighbour_idx] == labels[:, None]).mean())

@@ -1,0 +1,110 @@
+"""Product catalogue models: a classifier per label level and similar-item recommendations.
+Same trainer, feature extractor and report as the sex&style classifier."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from pydantic import Field
+from sklearn.metrics import classification_report, f1_score
+
+from ..core import evaluation, plots
+from ..core.classifier import TrainConfig, fit, load_classifier, predict_logits
+from ..core.features import extract_features, top_k_neighbours
+from ..core.products import precision_at_k, three_way_split
+from ..core.training_data import channel_stats, load_uint8
+from ..resources import DataRootResource, TorchDeviceResource
+from .classifier import GPU_TAGS
+from .metadata import markdown
+
+GROUP = "catalogue"
+
+
+class ProductClassifierConfig(dg.Config):
+    level: str = Field(default="Class", description="Label level: masterCategory, Class or articleType.")
+    min_items: int = Field(default=20, description="Classes with fewer products are left out (articleType has many tiny ones).")
+    image_size: int = Field(default=64, description="Training resolution (the photos are 224x224).")
+    epochs: int = Field(default=10, description="Maximum epochs; the epoch is chosen on the validation split.")
+    samples_per_epoch: int = Field(default=0, description="0 = one pass over the training split.")
+    recipe: str = Field(default="improved", description="'seed' or 'improved' (the same recipes as the style classifier).")
+    pretrained_weights: str | None = Field(default=None, description="Local torchvision ResNet-18 state_dict file for "
+                                                                      "transfer learning; none = from scratch (no download).")
+
+
+@dg.asset(group_name=GROUP, kinds={"pytorch"}, pool="gpu", op_tags=GPU_TAGS)
+def product_classifier(context: dg.AssetExecutionContext, config: ProductClassifierConfig, data_root: DataRootResource,
+                       torch_device: TorchDeviceResource, product_classes: pd.DataFrame) -> dg.MaterializeResult:
+    """ResNet-18 on one label level of the catalogue: stratified train/validation/test, the epoch
+    chosen on validation, the test split scored once (accuracy, macro and weighted F1, report)."""
+    counts = product_classes[config.level].value_counts()
+    items = product_classes[product_classes[config.level].map(counts) >= config.min_items].reset_index(drop=True)
+    names = sorted(items[config.level].unique())
+    y = items[config.level].map({c: i for i, c in enumerate(names)}).to_numpy()
+    x = load_uint8(list(items.image), config.image_size)
+    tr, va, te = three_way_split(y)
+    mean, std = (torch.tensor(v) for v in channel_stats(x[tr]))
+    device = torch_device.torch_device()
+    cfg = TrainConfig(recipe=config.recipe, epochs=config.epochs, image_size=config.image_size,
+                      samples_per_epoch=config.samples_per_epoch or len(tr), patience=config.epochs)
+    init = torch.load(config.pretrained_weights, map_location="cpu", weights_only=True) if config.pretrained_weights else None
+    out_dir = data_root.path / "models" / f"product_{config.level}"
+    result = fit((x[tr], y[tr]), (x[va], y[va]), names, mean, std, cfg, device, out_dir, log=context.log.info,
+                 resume=False, init_state=init)
+    model, ckpt = load_classifier(result["best_path"], device)
+    pred = predict_logits(model, x[te], mean, std, device, tta_flip=ckpt["recipe"]["tta_flip"]).argmax(1).numpy()
+    majority = float((y[te] == np.bincount(y[tr]).argmax()).mean())
+    summary = {"level": config.level, "classes": len(names), "items": len(items), "test_items": int(len(te)),
+               "accuracy": float((pred == y[te]).mean()), "majority_baseline": majority,
+               "f1_macro": float(f1_score(y[te], pred, average="macro")),
+               "f1_weighted": float(f1_score(y[te], pred, average="weighted")),
+               "best_epoch": result["best"]["epoch"], "from": "pretrained file" if init else "scratch", "device": str(device)}
+    report = pd.DataFrame(classification_report(y[te], pred, labels=range(len(names)), target_names=names,
+                                                output_dict=True, zero_division=0)).T.round(3).reset_index(names="label")
+    png = plots.confusion(evaluation.confusion(y[te], pred, len(names)), names)
+    (out_dir / "confusion_matrix.png").write_bytes(png)
+    return dg.MaterializeResult(metadata={"summary": dg.MetadataValue.json(summary),
+                                          "checkpoint": dg.MetadataValue.path(str(result["best_path"])),
+                                          "accuracy": dg.MetadataValue.float(round(summary["accuracy"], 4)),
+                                          "report": dg.MetadataValue.md(markdown(report)),
+                                          "confusion_matrix": dg.MetadataValue.md(plots.markdown_image(png, "confusion"))})
+
+
+class RecommendationConfig(dg.Config):
+    level: str = Field(default="Class", description="Which product classifier's features to use.")
+    image_size: int = Field(default=64, description="Must match that classifier's training resolution.")
+    k: int = Field(default=5, description="Similar products per product.")
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, deps=["product_classifier"])
+def product_recommendations(context: dg.AssetExecutionContext, config: RecommendationConfig, data_root: DataRootResource,
+                            torch_device: TorchDeviceResource, product_classes: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    """Top-k visually similar products per product (cosine on the classifier's features), never the
+    product itself; precision@k against the same articleType; a contact sheet of examples."""
+    items = product_classes.sort_values("id", ignore_index=True)
+    model, ckpt = load_classifier(data_root.path / "models" / f"product_{config.level}" / "best.pt")
+    feats = extract_features(model, load_uint8(list(items.image), config.image_size), torch.tensor(ckpt["mean"]),
+                             torch.tensor(ckpt["std"]), torch_device.torch_device())
+    idx, sim = top_k_neighbours(feats, config.k)
+    art = items.articleType.to_numpy()
+    p_at_k = precision_at_k(idx, art)
+    recs = pd.DataFrame({"id": np.repeat(items.id.to_numpy(), idx.shape[1]), "rank": np.tile(np.arange(1, idx.shape[1] + 1), len(items)),
+                         "similar_id": items.id.to_numpy()[idx.ravel()], "cosine": sim.ravel(),
+                         "same_articleType": (art[idx] == art[:, None]).ravel()})
+    sheet = Image.new("RGB", (80 * (config.k + 1), 80 * 6), "white")
+    for row, q in enumerate(np.linspace(0, len(items) - 1, 6).astype(int)):
+        for col, j in enumerate([q, *idx[q]]):
+            sheet.paste(Image.open(items.image[j]).convert("RGB").resize((76, 76)), (80 * col + 2, 80 * row + 2))
+    path = data_root.reports / "product_recommendations.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    import io
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    context.log.info(f"precision@{config.k} (same articleType): {p_at_k:.3f}")
+    return dg.Output(recs, metadata={f"precision_at_{config.k}_same_articleType": dg.MetadataValue.float(round(p_at_k, 4)),
+                                     "contact_sheet": dg.MetadataValue.md(plots.markdown_image(buf.getvalue(), "examples")),
+                                     "contact_sheet_path": dg.MetadataValue.path(str(path))})
+
+
+product_model_assets = [product_classifier, product_recommendations]
