@@ -107,3 +107,17 @@ def test_training_plan_reproduces_the_seed_table():
     assert plan.loc["grunge_W", "multiplier"] == 64 and plan.loc["normcore_M", "multiplier"] == 4
     assert plan.loc["sportivecasual_M", "augmented_samples"] == 2086 and plan.loc["normcore_M", "augmented_samples"] == 1820
     assert list(plan.index) == sorted(plan.index)  # LabelEncoder order
+
+
+def test_transfer_from_a_local_weights_file(toy, tmp_path):
+    from torchvision.models import resnet18, resnet34
+
+    x, y, tr, ho, mean, std = toy
+    cfg = TrainConfig(recipe="seed", epochs=1, batch_size=16, image_size=32, samples_per_epoch=32, patience=10)
+    donor = resnet18(weights=None, num_classes=1000).state_dict()  # a head of another size is ignored
+    result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path / "a",
+                 log=lambda _: None, init_state=donor)
+    assert result["best"]["epoch"] == 1
+    with pytest.raises(ValueError, match="do not fit ResNet-18"):
+        fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path / "b",
+            log=lambda _: None, init_state={"conv1.weight": resnet34().conv1.weight})
