@@ -32,7 +32,12 @@ def main() -> int:
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=10)
     a = p.parse_args()
-    result = {"machine": machine_info(), "image_size": a.size, "epochs": a.epochs, "levels": {}}
+    out = HERE / "results" / "catalogue.json"
+    # Levels measured earlier with the same settings are kept; the ones run now replace theirs.
+    result = json.loads(out.read_text()) if out.exists() else {}
+    if (result.get("image_size"), result.get("epochs")) != (a.size, a.epochs):
+        result = {"levels": {}}
+    result.update({"machine": machine_info(), "image_size": a.size, "epochs": a.epochs})
     with tempfile.TemporaryDirectory() as tmp:
         defs = build_definitions(tmp, catalogue_root=a.catalogue)
         for level in a.levels.split(","):
@@ -48,7 +53,7 @@ def main() -> int:
                                        "minutes": round((time.perf_counter() - t0) / 60, 1),
                                        "seed_reported": SEED_FIGURES.get(level)}
             print(level, result["levels"][level], flush=True)
-    (HERE / "results" / "catalogue.json").write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
