@@ -90,16 +90,11 @@ def preference_models(context: dg.AssetExecutionContext, config: PreferenceConfi
         preds[f"{name}_score"] = s
         preds[f"{name}_predicted"] = (s > thresholds[name]).astype(int)
     honest = table[table.protocol == "honest"].sort_values("accuracy_unseen", ascending=False)
-    fpr, tpr, _ = roc_curve(e_test.y[unseen], scores[honest.method.iloc[0]][unseen]) if unseen.any() else ([0], [0], None)
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(4, 4))
-    for name in ("seed", "seed_honest", honest.method.iloc[0]):
-        f, t, _ = roc_curve(e_test.y, scores[name])
-        ax.plot(f, t, label=f"{name} (all)")
-    ax.plot(fpr, tpr, "--", label=f"{honest.method.iloc[0]} (unseen)")
-    ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.set_xlabel("false positive rate"), ax.set_ylabel("true positive rate"), ax.legend(fontsize=7)
-    png = plots.to_png(fig)
+    best = honest.method.iloc[0]
+    curves = {f"{name} (all)": roc_curve(e_test.y, scores[name])[:2] for name in ("seed", "seed_honest", best)}
+    if unseen.any():
+        curves[f"{best} (unseen)"] = roc_curve(e_test.y[unseen], scores[best][unseen])[:2]
+    png = plots.roc_curves(curves)
     (data_root.reports / "preference_roc.png").parent.mkdir(parents=True, exist_ok=True)
     (data_root.reports / "preference_roc.png").write_bytes(png)
     shown = table.round(4)

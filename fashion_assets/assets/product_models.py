@@ -1,6 +1,8 @@
 """Product catalogue models: a classifier per label level and similar-item recommendations.
 Same trainer, feature extractor and report as the sex&style classifier."""
 
+import io
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -95,15 +97,14 @@ def product_recommendations(context: dg.AssetExecutionContext, config: Recommend
     for row, q in enumerate(np.linspace(0, len(items) - 1, 6).astype(int)):
         for col, j in enumerate([q, *idx[q]]):
             sheet.paste(Image.open(items.image[j]).convert("RGB").resize((76, 76)), (80 * col + 2, 80 * row + 2))
+    png = io.BytesIO()
+    sheet.save(png, format="PNG")
     path = data_root.reports / "product_recommendations.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path)
-    import io
-    buf = io.BytesIO()
-    sheet.save(buf, format="PNG")
+    path.write_bytes(png.getvalue())
     context.log.info(f"precision@{config.k} (same articleType): {p_at_k:.3f}")
     return dg.Output(recs, metadata={f"precision_at_{config.k}_same_articleType": dg.MetadataValue.float(round(p_at_k, 4)),
-                                     "contact_sheet": dg.MetadataValue.md(plots.markdown_image(buf.getvalue(), "examples")),
+                                     "contact_sheet": dg.MetadataValue.md(plots.markdown_image(png.getvalue(), "examples")),
                                      "contact_sheet_path": dg.MetadataValue.path(str(path))})
 
 

@@ -28,6 +28,24 @@ def load_manifest(path: Path) -> pd.DataFrame:
     return pd.DataFrame(json.loads(path.read_text()))
 
 
+def previous_rows(path: Path) -> dict[str, dict]:
+    """The rows of an earlier run's manifest, keyed by source path."""
+    previous = load_manifest(path)
+    return {r["source"]: r for r in previous.to_dict("records")} if len(previous) else {}
+
+
+def collect_results(results: Iterable[dict], rows: dict[str, dict], quarantine: list[dict]) -> None:
+    """Fold worker results into the manifest rows (keyed by source); a result with a ``problem``
+    moves its row to the quarantine with that reason."""
+    for res in results:
+        base = rows[res["source"]]
+        if "problem" in res:
+            quarantine.append({"split": base["split"], "file_name": base["file_name"], "reason": res["problem"]})
+            rows.pop(res["source"])
+        else:
+            rows[res["source"]] = {**base, **res}
+
+
 def save_manifest(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from .batch import load_manifest, remove_stale_outputs, run_parallel, save_manifest
+from .batch import collect_results, previous_rows, remove_stale_outputs, run_parallel, save_manifest
 from .imaging import ImageProblem, crop_to_figure, decode_rgb, write_jpeg_atomic
 
 MANIFEST = "manifest.json"
@@ -45,8 +45,7 @@ def crop_images(items: pd.DataFrame, out_dir: Path, size: int = 224, workers: in
 
     Only inputs whose content hash or the size changed are processed again.
     """
-    previous = load_manifest(out_dir / MANIFEST)
-    old = {r["source"]: r for r in previous.to_dict("records")} if len(previous) else {}
+    old = previous_rows(out_dir / MANIFEST)
     rows, jobs = {}, []
     for it in items.itertuples(index=False):
         output = str(out_dir / it.folder / it.file_name)
@@ -58,14 +57,8 @@ def crop_images(items: pd.DataFrame, out_dir: Path, size: int = 224, workers: in
             rows[it.source] = base
             jobs.append((it.source, output, size))
     log(f"cropping {len(jobs)} of {len(items)} images to {size}x{size} ({len(items) - len(jobs)} unchanged)")
-    quarantine = []
-    for res in run_parallel(_crop_job, jobs, workers, _init_worker, log=log, what="cropped"):
-        base = rows[res["source"]]
-        if "problem" in res:
-            quarantine.append({"split": base["split"], "file_name": base["file_name"], "reason": res["problem"]})
-            rows.pop(res["source"])
-        else:
-            rows[res["source"]] = {**base, **res}
+    quarantine: list[dict] = []
+    collect_results(run_parallel(_crop_job, jobs, workers, _init_worker, log=log, what="cropped"), rows, quarantine)
     manifest = pd.DataFrame(list(rows.values()))
     # Outputs whose input is gone are stale derived files.
     remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set())

@@ -55,3 +55,13 @@ def per_class_bars(names: list[str], all_acc: list[float], unseen_acc: list[floa
     ax.set_xticks(x, names, rotation=90, fontsize=7)
     ax.set_ylim(0, 1), ax.legend()
     return to_png(fig)
+
+
+def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """ROC curves, one per label: (false positive rates, true positive rates)."""
+    fig, ax = plt.subplots(figsize=(4, 4))
+    for label, (fpr, tpr) in curves.items():
+        ax.plot(fpr, tpr, "--" if "unseen" in label else "-", label=label)
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set_xlabel("false positive rate"), ax.set_ylabel("true positive rate"), ax.legend(fontsize=7)
+    return to_png(fig)

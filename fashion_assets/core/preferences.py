@@ -167,7 +167,7 @@ def user_based_scores(train: Encoded, test: Encoded) -> np.ndarray:
     # Remove the target image's term from every similarity: sim(r,u) - rn[r,i]·rn[u,i].
     own = np.asarray(rn[test.r, test.i]).ravel()
     col_n = rn[:, test.i].T.tocsr()
-    self_term = np.asarray(rn[test.r, test.i]).ravel() * np.asarray(ratings[test.r, test.i]).ravel()
+    self_term = own * np.asarray(ratings[test.r, test.i]).ravel()
     num -= own * (np.asarray(col_n.multiply(col).sum(axis=1)).ravel() - self_term)
     return num / np.maximum(den, 1e-12)
 
@@ -192,13 +192,13 @@ def autoencode(x: np.ndarray, epochs: int = 200, seed: int = 42) -> np.ndarray:
         return encoder(data).numpy().astype(np.float64)
 
 
-def stacked_features(x: np.ndarray, train: Encoded, test: Encoded, prior: float) -> np.ndarray:
+def stacked_features(x: np.ndarray, train: Encoded, test: Encoded, prior: float,
+                     seed_honest: np.ndarray, user_based: np.ndarray) -> np.ndarray:
     """Honest features of an answer: seed score (target excluded), similarity-weighted like rate,
-    respondent like rate, image like rate among others, user-based score."""
-    return np.column_stack([seed_scores(x, train, test, exclude_target=True),
-                            kernel_like_rate(x, train, test, prior=prior),
-                            respondent_rate(train, test, prior), image_rate(train, test, prior),
-                            user_based_scores(train, test)])
+    respondent like rate, image like rate among others, user-based score. The two scores that
+    other methods report too are passed in, so they are computed once."""
+    return np.column_stack([seed_honest, kernel_like_rate(x, train, test, prior=prior),
+                            respondent_rate(train, test, prior), image_rate(train, test, prior), user_based])
 
 
 def metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
@@ -219,8 +219,10 @@ def compare_methods(x: np.ndarray, train: Encoded, test: Encoded, unseen: np.nda
     thresholds["seed_youden_on_validation"] = youden_threshold(test.y, s)
     protocols["seed_youden_on_validation"] = "seed protocol: threshold chosen on validation"
     # The same score, honest: target image removed, threshold from leave-one-out training scores.
+    # Leave-one-out scores of the training answers fit the honest thresholds and the stacked model.
+    loo_seed = seed_scores(x, train, train, exclude_target=True)
     scores["seed_honest"] = seed_scores(x, train, test, exclude_target=True)
-    thresholds["seed_honest"] = youden_threshold(train.y, seed_scores(x, train, train, exclude_target=True))
+    thresholds["seed_honest"] = youden_threshold(train.y, loo_seed)
     protocols["seed_honest"] = "honest"
     codes = autoencode(x, autoencoder_epochs)
     scores["autoencoder_seed_protocol"] = seed_scores(codes, train, test)
@@ -229,8 +231,9 @@ def compare_methods(x: np.ndarray, train: Encoded, test: Encoded, unseen: np.nda
     scores["autoencoder_honest"] = seed_scores(codes, train, test, exclude_target=True)
     thresholds["autoencoder_honest"] = youden_threshold(train.y, seed_scores(codes, train, train, exclude_target=True))
     protocols["autoencoder_honest"] = "honest"
+    loo_user = user_based_scores(train, train)
     scores["user_based"] = user_based_scores(train, test)
-    thresholds["user_based"] = youden_threshold(train.y, user_based_scores(train, train))
+    thresholds["user_based"] = youden_threshold(train.y, loo_user)
     protocols["user_based"] = "honest"
     # Baselines.
     rate = np.bincount(train.r, weights=train.y, minlength=train.n_resp) / np.maximum(np.bincount(train.r, minlength=train.n_resp), 1)
@@ -247,8 +250,10 @@ def compare_methods(x: np.ndarray, train: Encoded, test: Encoded, unseen: np.nda
         protocols[b] = "baseline"
     # Stronger honest predictor: a logistic model over honest features, fitted on leave-one-out
     # features of the training answers.
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(stacked_features(x, train, train, prior), train.y)
-    scores["stacked_honest"] = model.predict_proba(stacked_features(x, train, test, prior))[:, 1]
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(
+        stacked_features(x, train, train, prior, loo_seed, loo_user), train.y)
+    scores["stacked_honest"] = model.predict_proba(
+        stacked_features(x, train, test, prior, scores["seed_honest"], scores["user_based"]))[:, 1]
     thresholds["stacked_honest"] = 0.5
     protocols["stacked_honest"] = "honest"
     rows = []

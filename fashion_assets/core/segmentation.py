@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .batch import load_manifest, remove_stale_outputs, run_parallel, save_manifest, sha1_of
+from .batch import collect_results, previous_rows, remove_stale_outputs, run_parallel, save_manifest, sha1_of
 from .imaging import ImageProblem, decode_rgb, iqr_outliers, white_ratio, write_jpeg_atomic
 
 KNOWN_MD5 = {"u2net_human_seg": "c09ddc2e0104f800e3e1bb4652583d1f",
@@ -193,11 +193,7 @@ def segment_images(items: pd.DataFrame, out_dir: Path, settings: SegmentationSet
         log(f"secondary segmenter unavailable ({secondary_where}); outliers are reported, not redone")
     settings_key = repr(sorted(asdict(settings).items())) + f"|{primary}|{secondary}"
 
-    previous = load_manifest(out_dir / MANIFEST)
-    keep = {}
-    if len(previous):
-        for row in previous.to_dict("records"):
-            keep[row["source"]] = row
+    keep = previous_rows(out_dir / MANIFEST)
     rows, jobs = {}, []
     for it in items.itertuples(index=False):
         output = str(out_dir / it.folder / it.file_name)
@@ -209,16 +205,11 @@ def segment_images(items: pd.DataFrame, out_dir: Path, settings: SegmentationSet
             rows[it.source] = {"split": it.split, "file_name": it.file_name, "sha1": it.sha1, "settings_key": settings_key}
     log(f"segmenting {len(jobs)} of {len(items)} images with {primary} ({len(items) - len(jobs)} unchanged)")
 
-    quarantine = []
+    quarantine: list[dict] = []
 
     def run(job_list, what):
-        for res in run_parallel(_segment_one, job_list, workers, _init_worker, (settings,), log, what):
-            base = rows[res["source"]]
-            if "problem" in res:
-                quarantine.append({"split": base["split"], "file_name": base["file_name"], "reason": res["problem"]})
-                rows.pop(res["source"])
-            else:
-                rows[res["source"]] = {**base, **res}
+        collect_results(run_parallel(_segment_one, job_list, workers, _init_worker, (settings,), log, what),
+                        rows, quarantine)
 
     run(jobs, "segmented")
     manifest = pd.DataFrame(list(rows.values()))
