@@ -35,6 +35,8 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--per-epoch", type=int, default=1024)
     p.add_argument("--recipes", default="seed,improved")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--out", default="", help="result file name (default classifier_recipes[_<device>].json)")
     a = p.parse_args()
     con = duckdb.connect(str(Path(a.root) / "warehouse.duckdb"), read_only=True)
     crop = con.execute("""select c.split, c.file_name, c.output, i.class_label from fashion.cropped_images c
@@ -53,9 +55,10 @@ def main() -> int:
     device = pick_device()
     result = {"machine": machine_info(), "device": str(device), "train_images": len(tr), "holdout_images": len(ho),
               "validation_images": len(yv), "unseen_validation_images": int(unseen.sum()), "image_size": a.size,
-              "epochs": a.epochs, "samples_per_epoch": a.per_epoch, "recipes": {}}
+              "epochs": a.epochs, "samples_per_epoch": a.per_epoch, "batch": a.batch, "recipes": {}}
+    name = a.out or ("classifier_recipes.json" if device.type == "cpu" else f"classifier_recipes_{device.type}.json")
     for recipe in a.recipes.split(","):
-        cfg = TrainConfig(recipe=recipe, epochs=a.epochs, batch_size=64, image_size=a.size,
+        cfg = TrainConfig(recipe=recipe, epochs=a.epochs, batch_size=a.batch, image_size=a.size,
                           samples_per_epoch=a.per_epoch, patience=a.epochs)
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +72,7 @@ def main() -> int:
             "validation_accuracy": round(s["validation_accuracy"], 4), "unseen_accuracy": round(s["unseen_accuracy"], 4),
             "seed_protocol_validation_accuracy": round(max(h["validation_accuracy"] for h in res["history"]), 4),
             "minutes": round((time.perf_counter() - t0) / 60, 1)}
-    (HERE / "results" / "classifier_recipes.json").write_text(json.dumps(result, indent=2) + "\n")
+        (HERE / "results" / name).write_text(json.dumps(result, indent=2) + "\n")  # after each recipe: partial runs survive
     print(json.dumps(result, indent=2))
     return 0
 

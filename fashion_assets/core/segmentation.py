@@ -67,6 +67,8 @@ def available_backend(model: str | None, model_home: str | None) -> tuple[str | 
         return f"rembg:{model}", str(find_model_file(model, model_home))
     except ModelFileMissing as exc:
         return None, str(exc)
+    except ImportError as exc:  # a broken environment falls back too, and says why
+        return None, f"rembg cannot be imported ({exc}); install the project's dependencies"
 
 
 class GrabCutSegmenter:
