@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -49,6 +50,21 @@ def _counts(e: Encoded, mask: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(int(mask.sum())), (e.r[mask], e.i[mask])), shape=(e.n_resp, e.n_img))
 
 
+def column_median(x: np.ndarray) -> np.ndarray:
+    """np.median(x, axis=0), exactly, in a fifth of the time: the median is the hot spot of the
+    seed score at full scale. Rows of the transposed copy are partitioned once (one kth, not
+    np.median's two) and the lower middle value is the maximum of the lower part. torch makes
+    the transposed copy (3 ms against numpy's 17 ms for 4,492 × 512)."""
+    n = x.shape[0]
+    if n == 0:
+        return np.full(x.shape[1], np.nan)
+    cols = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).t().contiguous().numpy()
+    k = n // 2
+    cols.partition(k, axis=1)
+    upper = cols[:, k]
+    return upper.copy() if n % 2 else (cols[:, :k].max(axis=1) + upper) / 2
+
+
 def seed_scores(x: np.ndarray, train: Encoded, test: Encoded, exclude_target: bool = False) -> np.ndarray:
     """Mean cosine similarity of the target image to the respondent's training likes minus that
     to the dislikes; the median feature vector stands in for an empty list (the seed's method).
@@ -58,9 +74,7 @@ def seed_scores(x: np.ndarray, train: Encoded, test: Encoded, exclude_target: bo
     counts = {sign: _counts(train, mask) for sign, mask in ((1.0, train.y == 1), (-1.0, train.y == 0))}
     n_all = {sign: np.asarray(a.sum(axis=1)).ravel() for sign, a in counts.items()}
     need_median = any((n == 0).any() for n in n_all.values()) or exclude_target
-    # The median of a private contiguous copy, partitioned in place: ~2x faster than np.median(x, 0).
-    median = (unit_rows(np.median(np.ascontiguousarray(x.T), axis=1, overwrite_input=True)[None])[0]
-              if need_median else None)
+    median = unit_rows(column_median(x)[None])[0] if need_median else None
     if not exclude_target:
         # Cosine is linear in the second vector, so "mean similarity to the likes minus to the
         # dislikes" is one dot product with (mean like vector - mean dislike vector), the median
@@ -175,7 +189,6 @@ def user_based_scores(train: Encoded, test: Encoded) -> np.ndarray:
 def autoencode(x: np.ndarray, epochs: int = 200, seed: int = 42) -> np.ndarray:
     """The seed's autoencoder (512→128→64→128→512, sigmoid output) trained on all features; the
     64-d codes. Inputs are scaled to [0, 1] so the sigmoid output can reconstruct them."""
-    import torch
     from torch import nn
 
     torch.manual_seed(seed)
