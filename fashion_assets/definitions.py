@@ -23,8 +23,10 @@ WAREHOUSE_SCHEMA = "fashion"
 
 
 def build_definitions(data_root: str | Path, segmenter: SegmentationResource | None = None,
-                      catalogue_root: str | Path | None = None) -> dg.Definitions:
-    """Definitions over one data root (tests build their own over a temporary folder)."""
+                      catalogue_root: str | Path | None = None,
+                      executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """Definitions over one data root (tests build their own over a temporary folder).
+    ``executor``: None = Dagster's multiprocess executor; definitions_k8s passes dagster-k8s's."""
     root = DataRootResource(root=str(data_root))
     return dg.Definitions(
         assets=[*table_assets, *image_assets, *classifier_assets, *preference_assets, *product_assets, *product_model_assets],
@@ -32,6 +34,7 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
         jobs=all_jobs,
         schedules=[nightly_preference_chain],
         sensors=[survey_arrival_sensor],
+        executor=executor,
         resources={
             "data_root": root,
             "segmenter": segmenter or SegmentationResource(),

@@ -7,6 +7,7 @@ CI installs Chromium and Playwright (.ci/run), so there a missing browser is a f
 developer machine without them the test is skipped with the reason.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -36,9 +37,7 @@ RUN_TIMEOUT_S = 240
 
 def _missing() -> list[str]:
     missing = []
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         missing.append("the playwright package (pip install -e '.[dev]')")
     if not CHROMIUM.exists():
         missing.append(f"{CHROMIUM} (apt-get install chromium)")
