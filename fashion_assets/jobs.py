@@ -2,13 +2,17 @@
 
 import dagster as dg
 
+from .assets.images import IMAGE_RUN_TAGS
+
 tables_job = dg.define_asset_job(
     "tables_job", selection=dg.AssetSelection.groups("tables"),
     description="Parse the raw folders and build every table of SPEC §2 with its checks.")
 
 images_job = dg.define_asset_job(
     "images_job", selection=dg.AssetSelection.groups("images"),
-    description="Background removal, white-ratio check and crop/pad/resize of every image.")
+    description="Background removal, white-ratio check and crop/pad/resize of every image (all partitions "
+                "in one run; a backfill of the partitioned assets fans out instead).",
+    tags=IMAGE_RUN_TAGS)
 
 classifier_job = dg.define_asset_job(
     "classifier_job", selection=dg.AssetSelection.groups("classifier"),
@@ -20,7 +24,8 @@ preferences_job = dg.define_asset_job(
 
 full_pipeline_job = dg.define_asset_job(
     "full_pipeline_job", selection=dg.AssetSelection.groups("tables", "images", "classifier", "preferences"),
-    description="Every stage, end to end.")
+    description="Every stage, end to end (the image partitions all in this run).",
+    tags=IMAGE_RUN_TAGS)
 
 # Everything downstream of the survey labels (the image and classifier stages are not needed again
 # when only answers change; the feature matrix is reused).

@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
@@ -54,13 +55,21 @@ def save_manifest(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def remove_stale_outputs(out_dir: Path, folders: Iterable[str], live: set[str]) -> None:
-    """Delete derived .jpg files under out_dir/<folder> that no current input produced."""
+def remove_stale_outputs(out_dir: Path, folders: Iterable[str], live: set[str],
+                         owned: set[str] | None = None) -> None:
+    """Delete derived .jpg files under out_dir/<folder> that no current input produced.
+    ``owned``: only these files may go (a shard's manifest owns only its own outputs; the
+    folders are shared with the other shards)."""
     for folder in folders:
         if (out_dir / folder).exists():
             for f in (out_dir / folder).glob("*.jpg"):
-                if str(f) not in live:
+                if str(f) not in live and (owned is None or str(f) in owned):
                     f.unlink()
+
+
+def shard_of(file_name: str, shards: int) -> int:
+    """A file's shard: stable across runs, machines and content changes (the name, not the bytes)."""
+    return zlib.crc32(file_name.encode("utf-8")) % shards
 
 
 def run_parallel(fn: Callable, jobs: list, workers: int, initializer: Callable | None = None,

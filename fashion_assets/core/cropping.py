@@ -40,12 +40,14 @@ def _crop_job(job: tuple) -> dict:
 
 
 def crop_images(items: pd.DataFrame, out_dir: Path, size: int = 224, workers: int = 1,
-                log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+                log=print, manifest_path: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Crop every item (columns: split, folder, file_name, source, source_sha1) into out_dir/<folder>/.
 
-    Only inputs whose content hash or the size changed are processed again.
+    Only inputs whose content hash or the size changed are processed again. ``manifest_path``:
+    where this batch's manifest lives (a shard keeps its own and removes only its own outputs).
     """
-    old = previous_rows(out_dir / MANIFEST)
+    manifest_path = manifest_path or out_dir / MANIFEST
+    old = previous_rows(manifest_path)
     rows, jobs = {}, []
     for it in items.itertuples(index=False):
         output = str(out_dir / it.folder / it.file_name)
@@ -61,6 +63,7 @@ def crop_images(items: pd.DataFrame, out_dir: Path, size: int = 224, workers: in
     collect_results(run_parallel(_crop_job, jobs, workers, _init_worker, log=log, what="cropped"), rows, quarantine)
     manifest = pd.DataFrame(list(rows.values()))
     # Outputs whose input is gone are stale derived files.
-    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set())
-    save_manifest(manifest, out_dir / MANIFEST)
+    owned = {r["output"] for r in old.values() if isinstance(r.get("output"), str)} if manifest_path != out_dir / MANIFEST else None
+    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set(), owned)
+    save_manifest(manifest, manifest_path)
     return manifest, pd.DataFrame(quarantine, columns=["split", "file_name", "reason"])

@@ -179,23 +179,24 @@ MANIFEST = "manifest.json"
 
 
 def segment_images(items: pd.DataFrame, out_dir: Path, settings: SegmentationSettings, workers: int = 1,
-                   log=print) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                   log=print, manifest_path: Path | None = None,
+                   redo: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Segment every item (columns: split, folder, file_name, source, sha1) into out_dir/<folder>/.
 
     Returns (manifest, quarantine, report). Only new or changed inputs (content hash, settings)
-    are processed; then white-ratio IQR outliers are redone with the secondary model when its
-    file is present.
+    are processed; then, with ``redo``, white-ratio IQR outliers are redone with the secondary
+    model when its file is present. ``manifest_path``: where this batch's manifest lives (a shard
+    of a partitioned run keeps its own, and removes only outputs it made itself).
     """
     primary, primary_where = available_backend(settings.primary, settings.model_home)
-    secondary, secondary_where = available_backend(settings.secondary, settings.model_home)
     if primary is None:
         log(f"primary segmenter unavailable ({primary_where}); using the classical fallback ({GRABCUT})")
         primary = GRABCUT
-    if secondary is None and settings.secondary:
-        log(f"secondary segmenter unavailable ({secondary_where}); outliers are reported, not redone")
+    secondary, _ = available_backend(settings.secondary, settings.model_home)
     settings_key = repr(sorted(asdict(settings).items())) + f"|{primary}|{secondary}"
+    manifest_path = manifest_path or out_dir / MANIFEST
 
-    keep = previous_rows(out_dir / MANIFEST)
+    keep = previous_rows(manifest_path)
     rows, jobs = {}, []
     for it in items.itertuples(index=False):
         output = str(out_dir / it.folder / it.file_name)
@@ -208,26 +209,41 @@ def segment_images(items: pd.DataFrame, out_dir: Path, settings: SegmentationSet
     log(f"segmenting {len(jobs)} of {len(items)} images with {primary} ({len(items) - len(jobs)} unchanged)")
 
     quarantine: list[dict] = []
-
-    def run(job_list, what):
-        collect_results(run_parallel(_segment_one, job_list, workers, _init_worker, (settings,), log, what),
-                        rows, quarantine)
-
-    run(jobs, "segmented")
+    collect_results(run_parallel(_segment_one, jobs, workers, _init_worker, (settings,), log, "segmented"),
+                    rows, quarantine)
     manifest = pd.DataFrame(list(rows.values()))
-    report = {"primary": primary, "secondary": secondary or f"none ({secondary_where})", "processed": len(jobs),
-              "unchanged": len(items) - len(jobs)}
-    if len(manifest):
-        outliers = iqr_outliers(manifest.white_ratio)
-        report["outliers_first_pass"] = int(outliers.sum())
-        redo = manifest[outliers & (manifest.backend != secondary)] if secondary else manifest.iloc[:0]
-        if len(redo):
-            log(f"redoing {len(redo)} white-ratio outliers with {secondary}")
-            run([(r.source, r.output, secondary) for r in redo.itertuples()], "redone")
-            manifest = pd.DataFrame(list(rows.values()))
-        report["redone"] = int(len(redo))
-        report["outliers_after_redo"] = int(iqr_outliers(manifest.white_ratio).sum())
+    report = {"primary": primary, "processed": len(jobs), "unchanged": len(items) - len(jobs)}
+    if redo:
+        manifest, redo_quarantine, redo_report = redo_outliers(manifest, settings, workers, log)
+        quarantine += redo_quarantine
+        report.update(redo_report)
     # Outputs whose input is gone are stale derived files.
-    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set())
-    save_manifest(manifest, out_dir / MANIFEST)
+    owned = {r["output"] for r in keep.values() if isinstance(r.get("output"), str)} if manifest_path != out_dir / MANIFEST else None
+    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set(), owned)
+    save_manifest(manifest, manifest_path)
     return manifest, pd.DataFrame(quarantine, columns=["split", "file_name", "reason"]), report
+
+
+def redo_outliers(manifest: pd.DataFrame, settings: SegmentationSettings, workers: int = 1,
+                  log=print) -> tuple[pd.DataFrame, list[dict], dict]:
+    """Redo the white-ratio IQR outliers of ``manifest`` (the quartiles of the whole set) with
+    the secondary model when its file is present. Returns (manifest, quarantine rows, report)."""
+    secondary, secondary_where = available_backend(settings.secondary, settings.model_home)
+    if secondary is None and settings.secondary:
+        log(f"secondary segmenter unavailable ({secondary_where}); outliers are reported, not redone")
+    report: dict = {"secondary": secondary or f"none ({secondary_where})"}
+    if not len(manifest):
+        return manifest, [], report
+    outliers = iqr_outliers(manifest.white_ratio)
+    report["outliers_first_pass"] = int(outliers.sum())
+    redo = manifest[outliers & (manifest.backend != secondary)] if secondary else manifest.iloc[:0]
+    quarantine: list[dict] = []
+    if len(redo):
+        log(f"redoing {len(redo)} white-ratio outliers with {secondary}")
+        rows = {r["source"]: r for r in manifest.to_dict("records")}
+        collect_results(run_parallel(_segment_one, [(r.source, r.output, secondary) for r in redo.itertuples()],
+                                     workers, _init_worker, (settings,), log, "redone"), rows, quarantine)
+        manifest = pd.DataFrame(list(rows.values()))
+    report["redone"] = int(len(redo))
+    report["outliers_after_redo"] = int(iqr_outliers(manifest.white_ratio).sum())
+    return manifest, quarantine, report

@@ -7,6 +7,10 @@ import dagster as dg
 import numpy as np
 from PIL import Image
 
+from fashion_assets.assets.images import (IMAGE_SHARDS, cropped_image_files, image_partitions,
+                                          segmented_image_files)
+from fashion_assets.core.batch import shard_of
+
 
 
 def test_every_usable_image_is_segmented_and_cropped(images_run):
@@ -46,3 +50,68 @@ def test_rematerializing_touches_no_image(images_run):
     assert result.success
     assert result.asset_materializations_for_node("segmentation")[0].metadata["report"].value["processed"] == 0
     assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
+
+
+def _partition_run(defs, partition_key, *assets):
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.DagsterInstance.ephemeral() as instance:
+        return job.execute_in_process(instance=instance, partition_key=partition_key,
+                                      asset_selection=[dg.AssetKey(a) for a in assets], raise_on_error=False)
+
+
+def test_a_partition_run_touches_only_its_own_shard(images_run):
+    # What each run of a backfill does: one split × shard, incrementally, leaving the others alone.
+    defs, _ = images_run
+    segmented = defs.load_asset_value("segmented_images")
+    shard = segmented[(segmented.split == "Train")
+                      & (segmented.file_name.map(lambda n: shard_of(n, IMAGE_SHARDS)) == 1)]
+    others = segmented.drop(shard.index)
+    assert len(shard) and len(others)
+    victim = shard.output.iloc[0]
+    os.remove(victim)
+    stamps = {p: os.stat(p).st_mtime_ns for p in others.output}
+    result = _partition_run(defs, dg.MultiPartitionKey({"split": "Train", "shard": "1"}), "segmented_image_files")
+    assert result.success
+    meta = result.asset_materializations_for_node("segmented_image_files")[0].metadata
+    assert list(meta["partitions"].value) == ["Train-1"]
+    assert meta["processed"].value == 1  # only the missing file was made again
+    assert os.path.exists(victim)
+    assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
+
+
+def test_gathering_refuses_a_missing_partition(images_run, tiny_root):
+    defs, _ = images_run
+    manifest = tiny_root / "images" / "partitions" / "segmented" / "Validation-2.json"
+    saved = manifest.read_bytes()
+    manifest.unlink()
+    try:
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+                instance=instance, asset_selection=[dg.AssetKey("segmented_images"), dg.AssetKey("segmentation_quarantine")],
+                raise_on_error=False)
+        assert not result.success
+        failure = result.failure_data_for_node("segmentation")
+        assert "Validation-2" in str(failure.error.message)
+    finally:
+        manifest.write_bytes(saved)
+
+
+def test_jobs_cover_every_partition_and_backfills_fan_out(images_run):
+    defs, _ = images_run
+    for name in ("images_job", "full_pipeline_job"):
+        tags = defs.resolve_job_def(name).tags
+        keys = image_partitions.get_partition_keys()
+        assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (keys[0], keys[-1])
+    assert len(image_partitions.get_partition_keys()) == 2 * IMAGE_SHARDS
+    for asset in (segmented_image_files, cropped_image_files):
+        assert asset.backfill_policy.max_partitions_per_run == 1
+
+
+def test_a_partitioned_asset_without_a_partition_says_how_to_run_it(images_run):
+    defs, _ = images_run
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey("cropped_image_files")], raise_on_error=False)
+    assert not result.success
+    message = str(result.failure_data_for_node("cropped_image_files").error.message)
+    assert "partitioned by split × shard" in message and "images_job" in message
