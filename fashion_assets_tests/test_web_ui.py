@@ -110,6 +110,17 @@ def web_ui(tmp_path_factory):
             proc.wait()
 
 
+def _wait_for_run(base: str, run_id: str, timeout: float = RUN_TIMEOUT_S) -> str:
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = _graphql(base, f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ status }} }} }}')["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(2)
+    return status
+
+
 def _dismiss_welcome(page) -> None:
     """A fresh instance greets the first visit with a newsletter dialog."""
     skip = page.get_by_role("button", name="Skip")
@@ -145,13 +156,7 @@ def test_materialize_tables_from_the_web_ui(web_ui):
 
             # 3. The run page until the run succeeds.
             page.goto(f"{web_ui}/runs/{run_id}")
-            deadline = time.monotonic() + RUN_TIMEOUT_S
-            status = None
-            while time.monotonic() < deadline:
-                status = _graphql(web_ui, f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ status }} }} }}')["runOrError"]["status"]
-                if status in ("SUCCESS", "FAILURE", "CANCELED"):
-                    break
-                time.sleep(2)
+            status = _wait_for_run(web_ui, run_id)
             assert status == "SUCCESS", f"run {run_id} ended {status}"
             expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=30_000)
             page.screenshot(path=ARTIFACTS / "02_run_success.png")
@@ -175,3 +180,62 @@ def test_materialize_tables_from_the_web_ui(web_ui):
     data = _graphql(web_ui, f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ assetMaterializations {{ assetKey {{ path }} }} }} }} }}')
     materialized = {m["assetKey"]["path"][-1] for m in data["runOrError"]["assetMaterializations"]}
     assert {"image_table", "label_table", "valid_labels", "leakage_report", "style_counts"} <= materialized
+
+
+def test_a_backfill_of_the_image_partitions_fans_out(web_ui):
+    """A backfill of segmented_image_files over every split × shard (what the asset's
+    "Materialize…" dialog launches) becomes one run per partition, all succeeding."""
+    from dagster_graphql import DagsterGraphQLClient
+    from playwright.sync_api import expect, sync_playwright
+
+    from fashion_assets.assets.images import image_partitions
+
+    latest = _graphql(web_ui, '{ assetOrError(assetKey: {path: ["image_table"]}) { ... on Asset { '
+                              'assetMaterializations(limit: 1) { runId } } } }')["assetOrError"]
+    if not latest.get("assetMaterializations"):  # run on its own: the partitions read image_table
+        host, port = web_ui.removeprefix("http://").split(":")
+        run_id = DagsterGraphQLClient(host, port_number=int(port)).submit_job_execution(
+            "tables_job", repository_location_name=LOCATION)
+        assert _wait_for_run(web_ui, run_id) == "SUCCESS"
+
+    launched = _graphql(web_ui, 'mutation { launchPartitionBackfill(backfillParams: {allPartitions: true, '
+                                'assetSelection: [{path: ["segmented_image_files"]}]}) { __typename '
+                                '... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }')
+    backfill_id = launched["launchPartitionBackfill"].get("backfillId")
+    assert backfill_id, launched
+    deadline, status = time.monotonic() + 2 * RUN_TIMEOUT_S, None
+    while time.monotonic() < deadline:
+        status = _graphql(web_ui, f'{{ partitionBackfillOrError(backfillId: "{backfill_id}") '
+                                  f'{{ ... on PartitionBackfill {{ status }} }} }}')["partitionBackfillOrError"]["status"]
+        if status in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
+            break
+        time.sleep(3)
+    runs = _graphql(web_ui, f'{{ runsOrError(filter: {{tags: [{{key: "dagster/backfill", value: "{backfill_id}"}}]}}) '
+                            f'{{ ... on Runs {{ results {{ status tags {{ key value }} }} }} }} }}')["runsOrError"]["results"]
+    def partition_of(run) -> str:
+        # A multi-partition run is tagged with a one-key range (or dagster/partition).
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        if "dagster/partition" in tags:
+            return tags["dagster/partition"]
+        assert tags["dagster/asset_partition_range_start"] == tags["dagster/asset_partition_range_end"], tags
+        return tags["dagster/asset_partition_range_start"]
+
+    partitions = {partition_of(r) for r in runs}
+    assert len(runs) == len(image_partitions.get_partition_keys()) == 8, (status, runs)
+    assert partitions == set(image_partitions.get_partition_keys())
+    assert {r["status"] for r in runs} == {"SUCCESS"}, status
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(f"{web_ui}/runs/b/{backfill_id}")
+            _dismiss_welcome(page)
+            expect(page.get_by_text("segmented_image_files").first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("100% completed").first).to_be_visible(timeout=30_000)
+            page.screenshot(path=ARTIFACTS / "05_backfill.png")
+            page.goto(f"{web_ui}/assets/segmented_image_files?view=partitions")
+            expect(page.get_by_text("Materialized (8)").first).to_be_visible(timeout=30_000)
+            page.screenshot(path=ARTIFACTS / "06_partitions.png")
+        finally:
+            browser.close()
