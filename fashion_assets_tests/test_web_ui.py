@@ -7,6 +7,7 @@ CI installs Chromium and Playwright (.ci/run), so there a missing browser is a f
 developer machine without them the test is skipped with the reason.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -121,6 +122,20 @@ def _wait_for_run(base: str, run_id: str, timeout: float = RUN_TIMEOUT_S) -> str
     return status
 
 
+@contextlib.contextmanager
+def _browser_page():
+    """A page of headless Debian Chromium; screenshots go to ARTIFACTS."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1600, "height": 1000})
+        finally:
+            browser.close()
+
+
 def _dismiss_welcome(page) -> None:
     """A fresh instance greets the first visit with a newsletter dialog."""
     skip = page.get_by_role("button", name="Skip")
@@ -132,49 +147,42 @@ def _dismiss_welcome(page) -> None:
 
 
 def test_materialize_tables_from_the_web_ui(web_ui):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    with _browser_page() as page:
+        # 1. The asset graph of the tables group.
+        page.goto(f"{web_ui}/locations/{LOCATION}/asset-groups/tables")
+        _dismiss_welcome(page)
+        for asset in ("image_table", "label_table", "valid_labels", "leakage_report"):
+            expect(page.get_by_text(asset, exact=True).first).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "01_asset_graph.png")
 
-            # 1. The asset graph of the tables group.
-            page.goto(f"{web_ui}/locations/{LOCATION}/asset-groups/tables")
-            _dismiss_welcome(page)
-            for asset in ("image_table", "label_table", "valid_labels", "leakage_report"):
-                expect(page.get_by_text(asset, exact=True).first).to_be_visible(timeout=30_000)
-            page.screenshot(path=ARTIFACTS / "01_asset_graph.png")
+        # 2. Materialize the group as a user does: the "Materialize all" button.
+        page.get_by_role("button", name="Materialize all").click()
+        launched = page.get_by_text(re.compile(r"Launched run"))
+        expect(launched).to_be_visible(timeout=30_000)
+        href = page.locator("a[href^='/runs/']").first.get_attribute("href")
+        run_id = href.rsplit("/", 1)[-1]
 
-            # 2. Materialize the group as a user does: the "Materialize all" button.
-            page.get_by_role("button", name="Materialize all").click()
-            launched = page.get_by_text(re.compile(r"Launched run"))
-            expect(launched).to_be_visible(timeout=30_000)
-            href = page.locator("a[href^='/runs/']").first.get_attribute("href")
-            run_id = href.rsplit("/", 1)[-1]
+        # 3. The run page until the run succeeds.
+        page.goto(f"{web_ui}/runs/{run_id}")
+        status = _wait_for_run(web_ui, run_id)
+        assert status == "SUCCESS", f"run {run_id} ended {status}"
+        expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "02_run_success.png")
 
-            # 3. The run page until the run succeeds.
-            page.goto(f"{web_ui}/runs/{run_id}")
-            status = _wait_for_run(web_ui, run_id)
-            assert status == "SUCCESS", f"run {run_id} ended {status}"
-            expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=30_000)
-            page.screenshot(path=ARTIFACTS / "02_run_success.png")
+        # 4. The check results, where a user reads them: the asset's Checks tab.
+        page.goto(f"{web_ui}/assets/image_table?view=checks")
+        expect(page.get_by_text("image_table_style_vocabulary").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Passed", exact=True).first).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "03_checks.png")
 
-            # 4. The check results, where a user reads them: the asset's Checks tab.
-            page.goto(f"{web_ui}/assets/image_table?view=checks")
-            expect(page.get_by_text("image_table_style_vocabulary").first).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("Passed", exact=True).first).to_be_visible(timeout=30_000)
-            page.screenshot(path=ARTIFACTS / "03_checks.png")
-
-            # The graph now shows every asset of the group materialized by that run.
-            page.goto(f"{web_ui}/locations/{LOCATION}/asset-groups/tables")
-            expect(page.get_by_text("image_table", exact=True).first).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("Materialized", exact=True).first).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("Never materialized")).to_have_count(0)
-            page.screenshot(path=ARTIFACTS / "04_asset_graph_after.png")
-        finally:
-            browser.close()
+        # The graph now shows every asset of the group materialized by that run.
+        page.goto(f"{web_ui}/locations/{LOCATION}/asset-groups/tables")
+        expect(page.get_by_text("image_table", exact=True).first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Materialized", exact=True).first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Never materialized")).to_have_count(0)
+        page.screenshot(path=ARTIFACTS / "04_asset_graph_after.png")
 
     # What the UI showed is what the instance recorded: every table asset materialized by that run.
     data = _graphql(web_ui, f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ assetMaterializations {{ assetKey {{ path }} }} }} }} }}')
@@ -186,7 +194,7 @@ def test_a_backfill_of_the_image_partitions_fans_out(web_ui):
     """A backfill of segmented_image_files over every split × shard (what the asset's
     "Materialize…" dialog launches) becomes one run per partition, all succeeding."""
     from dagster_graphql import DagsterGraphQLClient
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from fashion_assets.assets.images import image_partitions
 
@@ -225,17 +233,12 @@ def test_a_backfill_of_the_image_partitions_fans_out(web_ui):
     assert partitions == set(image_partitions.get_partition_keys())
     assert {r["status"] for r in runs} == {"SUCCESS"}, status
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.goto(f"{web_ui}/runs/b/{backfill_id}")
-            _dismiss_welcome(page)
-            expect(page.get_by_text("segmented_image_files").first).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("100% completed").first).to_be_visible(timeout=30_000)
-            page.screenshot(path=ARTIFACTS / "05_backfill.png")
-            page.goto(f"{web_ui}/assets/segmented_image_files?view=partitions")
-            expect(page.get_by_text("Materialized (8)").first).to_be_visible(timeout=30_000)
-            page.screenshot(path=ARTIFACTS / "06_partitions.png")
-        finally:
-            browser.close()
+    with _browser_page() as page:
+        page.goto(f"{web_ui}/runs/b/{backfill_id}")
+        _dismiss_welcome(page)
+        expect(page.get_by_text("segmented_image_files").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("100% completed").first).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "05_backfill.png")
+        page.goto(f"{web_ui}/assets/segmented_image_files?view=partitions")
+        expect(page.get_by_text("Materialized (8)").first).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "06_partitions.png")

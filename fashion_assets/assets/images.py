@@ -48,8 +48,13 @@ def _partitions(context: dg.AssetExecutionContext) -> list[tuple[str, str]]:
     return [(k.keys_by_dimension["split"], k.keys_by_dimension["shard"]) for k in keys]
 
 
-def _in_partition(df: pd.DataFrame, split: str, shard: str) -> pd.DataFrame:
-    return df[(df.split == split) & (df.file_name.map(lambda n: shard_of(n, IMAGE_SHARDS)) == int(shard))]
+def _shards(df: pd.DataFrame) -> pd.Series:
+    """Each row's shard (computed once per table, then reused for every partition)."""
+    return df.file_name.map(lambda n: shard_of(n, IMAGE_SHARDS)).rename("shard")
+
+
+def _in_partition(df: pd.DataFrame, shards: pd.Series, split: str, shard: str) -> pd.DataFrame:
+    return df[(df.split == split) & (shards == int(shard))]
 
 
 def _manifest_dir(data_root: DataRootResource, stage: str):
@@ -62,10 +67,11 @@ def _gather(data_root: DataRootResource, stage: str, expected: pd.DataFrame, key
     ``expected``'s, so nothing stale or missing goes downstream silently)."""
     folder = _manifest_dir(data_root, stage)
     manifests, quarantines, missing, stale = [], [], [], []
+    shards = _shards(expected)
     for split in IMAGE_FOLDERS:
         for shard in map(str, range(IMAGE_SHARDS)):
             name = f"{split}-{shard}"
-            want = _in_partition(expected, split, shard)
+            want = _in_partition(expected, shards, split, shard)
             if not (folder / f"{name}.json").exists():
                 missing.append(name)
                 continue
@@ -106,9 +112,9 @@ def segmented_image_files(context: dg.AssetExecutionContext, config: Segmentatio
     items = image_table.assign(folder=image_table.split.map(IMAGE_FOLDERS))
     items["source"] = [str(data_root.raw / f / n) for f, n in zip(items.folder, items.file_name)]
     folder = _manifest_dir(data_root, "segmented")
-    reports = {}
+    reports, shards = {}, _shards(items)
     for split, shard in _partitions(context):
-        part = _in_partition(items, split, shard)
+        part = _in_partition(items, shards, split, shard)
         manifest, quarantine, report = segment_images(
             part[["split", "folder", "file_name", "source", "sha1"]], data_root.path / "images" / "segmented",
             _settings(segmenter, config), workers=config.workers or os.cpu_count() or 1, log=context.log.info,
@@ -141,8 +147,7 @@ def segmentation(context: dg.AssetExecutionContext, config: SegmentationConfig, 
                                                       workers=config.workers or os.cpu_count() or 1, log=context.log.info)
     if report.get("redone"):
         # Redone rows go back to their partition's manifest, so the next run keeps them.
-        shards = manifest.file_name.map(lambda n: shard_of(n, IMAGE_SHARDS)).rename("shard")
-        for (split, shard), rows in manifest.groupby(["split", shards]):
+        for (split, shard), rows in manifest.groupby(["split", _shards(manifest)]):
             save_manifest(rows.reset_index(drop=True), folder / f"{split}-{shard}.json")
     quarantine = pd.concat([quarantine, pd.DataFrame(redo_quarantine, columns=quarantine.columns)], ignore_index=True)
     report = {"primary": sorted({r["primary"] for r in partition_reports}),
@@ -190,9 +195,9 @@ def cropped_image_files(context: dg.AssetExecutionContext, config: CropConfig, d
     images/cropped_<size>/. Incremental on the segmented file's hash."""
     items = _crop_items(segmented_images)
     folder = _manifest_dir(data_root, f"cropped_{config.size}")
-    counts = {}
+    counts, shards = {}, _shards(items)
     for split, shard in _partitions(context):
-        manifest, quarantine = crop_images(_in_partition(items, split, shard), data_root.path / "images" / f"cropped_{config.size}",
+        manifest, quarantine = crop_images(_in_partition(items, shards, split, shard), data_root.path / "images" / f"cropped_{config.size}",
                                            config.size, workers=config.workers or os.cpu_count() or 1,
                                            log=context.log.info, manifest_path=folder / f"{split}-{shard}.json")
         save_manifest(quarantine, folder / f"{split}-{shard}.quarantine.json")

@@ -55,11 +55,17 @@ def save_manifest(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def remove_stale_outputs(out_dir: Path, folders: Iterable[str], live: set[str],
-                         owned: set[str] | None = None) -> None:
+MANIFEST = "manifest.json"
+
+
+def remove_stale_outputs(out_dir: Path, folders: Iterable[str], live: set[str], manifest_path: Path,
+                         previous: dict[str, dict]) -> None:
     """Delete derived .jpg files under out_dir/<folder> that no current input produced.
-    ``owned``: only these files may go (a shard's manifest owns only its own outputs; the
-    folders are shared with the other shards)."""
+
+    A manifest kept in out_dir owns its folders; one kept elsewhere (a shard's — the folders are
+    shared with the other shards) owns only the outputs its ``previous`` rows recorded."""
+    owned = (None if manifest_path == out_dir / MANIFEST
+             else {r["output"] for r in previous.values() if isinstance(r.get("output"), str)})
     for folder in folders:
         if (out_dir / folder).exists():
             for f in (out_dir / folder).glob("*.jpg"):

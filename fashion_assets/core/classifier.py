@@ -1,7 +1,6 @@
-"""ResNet-18 sex&style classifier: model, on-device augmentation, recipes, training, evaluation.
+"""ResNet-18 sex&style classifier: model, recipes, training, evaluation.
 
-Images live in memory as uint8 tensors (N, 3, S, S) and are augmented per sample on the training
-device in batches, so a GPU is not starved by a PIL DataLoader. Two recipes:
+Batches are made on the training device (training_batches: augmentation, sampling). Two recipes:
 - ``seed``: the seed's choices (Adam 1e-3, cross-entropy, no scheduler, flip / rotation+shear /
   colour / random resized crop with white fill, class-balancing sampler);
 - ``improved``: AdamW with a one-cycle schedule, label smoothing and test-time flip.
@@ -9,7 +8,6 @@ device in batches, so a GPU is not starved by a PIL DataLoader. Two recipes:
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import tempfile
@@ -20,9 +18,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
+
+from .training_batches import augment, balanced_indices, normalise, resident
 
 RECIPES = {
     "seed": dict(optimizer="adam", lr=1e-3, weight_decay=0.0, schedule="constant", label_smoothing=0.0, tta_flip=False),
@@ -78,69 +77,6 @@ def build_model(num_classes: int) -> nn.Module:
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
     return model
-
-
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Per-sample augmentation of a uint8 batch on its device → float in [0, 1].
-
-    Horizontal flip, rotation ±15° and shear ±10°, zoom 0.8–1.0 with translation (random resized
-    crop), brightness/contrast/saturation ±20%; areas uncovered by the transform are white, like
-    the background.
-    """
-    b, dev = x.shape[0], x.device
-    x = x.float() / 255.0
-    # All random draws come from the (CPU) generator in one tensor and cross to the device in one
-    # copy: reproducible on every device, and one transfer per batch instead of nine.
-    draws = iter(torch.rand(9, b, generator=gen, device="cpu").to(dev, non_blocking=True))
-
-    def u(lo, hi):
-        return next(draws) * (hi - lo) + lo
-
-    angle, shear, zoom = u(-15, 15) * math.pi / 180, u(-10, 10) * math.pi / 180, u(0.8, 1.0)
-    flip = torch.where(u(0, 1) < 0.5, -1.0, 1.0)
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.zeros(b, 2, 3, device=dev)
-    theta[:, 0, 0] = cos * zoom * flip
-    theta[:, 0, 1] = (-sin + torch.tan(shear)) * zoom
-    theta[:, 1, 0] = sin * zoom * flip
-    theta[:, 1, 1] = cos * zoom
-    theta[:, 0, 2] = u(-0.08, 0.08)
-    theta[:, 1, 2] = u(-0.08, 0.08)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    # grid_sample fills with zeros: transform the inverted image so the fill comes out white.
-    x = 1.0 - F.grid_sample(1.0 - x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    bright, contrast, sat = u(0.8, 1.2)[:, None, None, None], u(0.8, 1.2)[:, None, None, None], u(0.8, 1.2)[:, None, None, None]
-    x = x * bright
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * contrast + mean
-    grey = x.mean(dim=1, keepdim=True)
-    x = (x - grey) * sat + grey
-    return x.clamp_(0, 1)
-
-
-def resident(images: torch.Tensor, device: torch.device, log: Callable[[str], None] = print,
-             max_share: float = 0.25) -> torch.Tensor:
-    """The uint8 image tensor on the accelerator when it takes at most ``max_share`` of the free
-    memory (batches are then gathered there, no host copy per step); otherwise left in host memory."""
-    if device.type != "cuda" or images.device == device:
-        return images
-    free, _ = torch.cuda.mem_get_info(device)
-    size = images.numel() * images.element_size()
-    if size > max_share * free:
-        log(f"training images stay in host memory ({size / 2**30:.1f} GiB > {max_share:.0%} of free GPU memory)")
-        return images.pin_memory()
-    return images.to(device)
-
-
-def normalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    return (x - mean[None, :, None, None]) / std[None, :, None, None]
-
-
-def balanced_indices(labels: np.ndarray, n: int, gen: torch.Generator) -> torch.Tensor:
-    """n indices drawn with probability 1/count(class) (WeightedRandomSampler's rule)."""
-    counts = np.bincount(labels)
-    weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
-    return torch.multinomial(weights, n, replacement=True, generator=gen)
 
 
 @dataclass

@@ -8,11 +8,8 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from .batch import collect_results, previous_rows, remove_stale_outputs, run_parallel, save_manifest
+from .batch import MANIFEST, collect_results, previous_rows, remove_stale_outputs, run_parallel, save_manifest
 from .imaging import ImageProblem, crop_to_figure, decode_rgb, write_jpeg_atomic
-
-MANIFEST = "manifest.json"
-
 
 def crop_file(source: Path, output: Path, size: int) -> dict:
     """Crop one file; the decode is reduced (JPEG draft) to no less than twice the output size."""
@@ -63,7 +60,6 @@ def crop_images(items: pd.DataFrame, out_dir: Path, size: int = 224, workers: in
     collect_results(run_parallel(_crop_job, jobs, workers, _init_worker, log=log, what="cropped"), rows, quarantine)
     manifest = pd.DataFrame(list(rows.values()))
     # Outputs whose input is gone are stale derived files.
-    owned = {r["output"] for r in old.values() if isinstance(r.get("output"), str)} if manifest_path != out_dir / MANIFEST else None
-    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set(), owned)
+    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set(), manifest_path, old)
     save_manifest(manifest, manifest_path)
     return manifest, pd.DataFrame(quarantine, columns=["split", "file_name", "reason"])

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .classifier import normalise
+from .training_batches import normalise
 
 
 @torch.no_grad()

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .batch import collect_results, previous_rows, remove_stale_outputs, run_parallel, save_manifest, sha1_of
+from .batch import MANIFEST, collect_results, previous_rows, remove_stale_outputs, run_parallel, save_manifest, sha1_of
 from .imaging import ImageProblem, decode_rgb, iqr_outliers, white_ratio, write_jpeg_atomic
 
 KNOWN_MD5 = {"u2net_human_seg": "c09ddc2e0104f800e3e1bb4652583d1f",
@@ -175,9 +175,6 @@ def _segment_one(job: tuple) -> dict:
             "original_height": size[1], "seconds": round(time.perf_counter() - t0, 4), "output_sha1": sha1_of(Path(output))}
 
 
-MANIFEST = "manifest.json"
-
-
 def segment_images(items: pd.DataFrame, out_dir: Path, settings: SegmentationSettings, workers: int = 1,
                    log=print, manifest_path: Path | None = None,
                    redo: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -218,8 +215,7 @@ def segment_images(items: pd.DataFrame, out_dir: Path, settings: SegmentationSet
         quarantine += redo_quarantine
         report.update(redo_report)
     # Outputs whose input is gone are stale derived files.
-    owned = {r["output"] for r in keep.values() if isinstance(r.get("output"), str)} if manifest_path != out_dir / MANIFEST else None
-    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set(), owned)
+    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set(), manifest_path, keep)
     save_manifest(manifest, manifest_path)
     return manifest, pd.DataFrame(quarantine, columns=["split", "file_name", "reason"]), report
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from fashion_assets.core.classifier import (TrainConfig, augment, fit, load_classifier, predict_logits)
+from fashion_assets.core.classifier import TrainConfig, fit, load_classifier, predict_logits
+from fashion_assets.core.training_batches import augment
 from fashion_assets.core.evaluation import per_class_report
 from fashion_assets.core.training_data import channel_stats, holdout_split, training_plan
 
