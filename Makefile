@@ -47,5 +47,8 @@ test: install home
 ui: install home
 	$(BIN)/dagster dev -m fashion_assets.definitions
 
+# Every input and derived artifact: raw data, tables, image sets, models, features, reports (and the
+# folders older versions used). The Dagster instance (run history) stays; its assets then show as
+# needing materialization again.
 clean-data:
-	rm -rf "$(FASHION_ASSETS_DATA_ROOT)/raw" "$(FASHION_ASSETS_DATA_ROOT)/warehouse.duckdb" "$(FASHION_ASSETS_DATA_ROOT)/reports"
+	cd "$(FASHION_ASSETS_DATA_ROOT)" && rm -rf raw warehouse.duckdb warehouse.duckdb.wal artifacts reports models features images

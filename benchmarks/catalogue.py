@@ -41,8 +41,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         defs = build_definitions(tmp, catalogue_root=a.catalogue)
         for level in a.levels.split(","):
-            config = {"ops": {"product_classifier": {"config": {"level": level, "image_size": a.size, "epochs": a.epochs}},
-                              "product_recommendations": {"config": {"level": level, "image_size": a.size}}}}
+            config = {"ops": {"product_classifier": {"config": {"level": level, "image_size": a.size, "epochs": a.epochs}}}}
             t0 = time.perf_counter()
             with dg.DagsterInstance.ephemeral() as instance:
                 run = defs.resolve_job_def("catalogue_job").execute_in_process(instance=instance, run_config=config)

@@ -87,7 +87,7 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=32)
     a = p.parse_args()
     con = duckdb.connect(str(Path(a.root) / "warehouse.duckdb"), read_only=True)
-    crop = con.execute("select output, file_name from fashion.cropped_images where split = 'Train'").fetchdf()
+    crop = con.execute("select crop as output, file_name from fashion.image_set where split = 'Train'").fetchdf()
     con.close()
     paths = list(crop.output)
     device = pick_device()

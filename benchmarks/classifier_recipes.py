@@ -21,7 +21,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.core.classifier import TrainConfig, fit, load_classifier, pick_device, predict_logits  # noqa: E402
+from fashion_assets.core.classifier import TrainConfig, fit, load_classifier, pick_device  # noqa: E402
+from fashion_assets.core.inference import predict_logits  # noqa: E402
 from fashion_assets.core.evaluation import summary  # noqa: E402
 from fashion_assets.core.training_data import channel_stats, holdout_split, load_uint8, training_plan  # noqa: E402
 
@@ -39,8 +40,8 @@ def main() -> int:
     p.add_argument("--out", default="", help="result file name (default classifier_recipes[_<device>].json)")
     a = p.parse_args()
     con = duckdb.connect(str(Path(a.root) / "warehouse.duckdb"), read_only=True)
-    crop = con.execute("""select c.split, c.file_name, c.output, i.class_label from fashion.cropped_images c
-                          join fashion.image_table i using (split, file_name) where i.style_known""").fetchdf()
+    crop = con.execute("""select split, file_name, crop as output, class_label from fashion.image_set
+                          where style_known""").fetchdf()
     seen = set(con.execute("""select file_name from fashion.leakage_report
                               where kind in ('image_same_name', 'image_same_content')""").fetchdf().file_name)
     con.close()

@@ -27,7 +27,7 @@ from machine import machine_info  # noqa: E402
 from fashion_assets.core.batch import sha1_of  # noqa: E402
 from fashion_assets.core.cropping import crop_file  # noqa: E402
 from fashion_assets.core.datagen.writer import GeneratorConfig, generate  # noqa: E402
-from fashion_assets.core.imaging import crop_to_figure, write_jpeg_atomic  # noqa: E402
+from fashion_assets.core.imaging import crop_to_figure, write_jpeg  # noqa: E402
 from fashion_assets.core.segmentation import SegmentationSettings, segment_images  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -35,13 +35,13 @@ HERE = Path(__file__).resolve().parent
 
 def naive_crop(source: Path, output: Path, size: int) -> None:
     rgb = np.asarray(Image.open(source).convert("RGB"))  # full 3000x4000 decode
-    write_jpeg_atomic(crop_to_figure(rgb, size).image, output)
+    write_jpeg(crop_to_figure(rgb, size).image, output)
 
 
-def items(folder: Path, n: int) -> pd.DataFrame:
+def items(folder: Path, n: int, out_dir: Path) -> pd.DataFrame:
     paths = sorted(folder.glob("*.jpg"))[:n]
-    return pd.DataFrame({"split": "Train", "folder": "training_image", "file_name": [p.name for p in paths],
-                         "source": [str(p) for p in paths], "sha1": [sha1_of(p) for p in paths]})
+    return pd.DataFrame({"partition": "Train-0", "split": "Train", "file_name": [p.name for p in paths],
+                         "source": [str(p) for p in paths], "sha1": [sha1_of(p) for p in paths], "out_dir": str(out_dir)})
 
 
 def main() -> int:
@@ -78,7 +78,8 @@ def main() -> int:
         no_models = str(tmp / "no_models")
         settings = SegmentationSettings(model_home=no_models, max_side=1024)
         t0 = time.perf_counter()
-        segment_images(items(tmp / "big" / "training_image", a.n), tmp / "seg_big", settings, workers=1, log=lambda _: None)
+        segment_images(items(tmp / "big" / "training_image", a.n, tmp / "seg_big"), pd.DataFrame(), settings, workers=1,
+                       log=lambda _: None)
         secs = time.perf_counter() - t0
         result["fallback_segmenter_3000x4000"] = {"seconds": round(secs, 2), "images_per_second": round(a.n / secs, 2),
                                                   "note": "decode (draft) + downscale to 1024 + GrabCut + write"}
@@ -87,8 +88,8 @@ def main() -> int:
         generate(tmp / "demo", demo, log=lambda _: None)
         n_demo = 4 * a.n
         t0 = time.perf_counter()
-        manifest, _, _ = segment_images(items(tmp / "demo" / "training_image", n_demo), tmp / "seg_demo", settings,
-                                        workers=1, log=lambda _: None)
+        manifest, _, _ = segment_images(items(tmp / "demo" / "training_image", n_demo, tmp / "seg_demo"), pd.DataFrame(),
+                                        settings, workers=1, log=lambda _: None)
         secs = time.perf_counter() - t0
         ious = []
         for row in manifest.itertuples():

@@ -28,7 +28,7 @@ from fashion_assets.assets.tables import label_files  # noqa: E402
 from fashion_assets.core.datagen.writer import GeneratorConfig, generate  # noqa: E402
 from fashion_assets.core.scanning import LABEL_FOLDERS, list_files, scan_labels  # noqa: E402
 from fashion_assets.resources import DataRootResource  # noqa: E402
-from fashion_assets.warehouse import WarehouseIOManager  # noqa: E402
+from fashion_assets.io_managers import WarehouseIOManager  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

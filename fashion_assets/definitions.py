@@ -1,4 +1,4 @@
-"""The one Definitions object of the project: assets, checks, jobs and resources."""
+"""The one Definitions object of the project, built from the asset modules (no hand-kept lists)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from .assets.classifier import classifier_assets, classifier_checks
-from .assets.images import image_assets, image_checks
-from .assets.preferences import preference_assets
-from .assets.product_models import product_model_assets
-from .assets.products import product_assets, product_checks
-from .assets.tables import table_assets, table_checks
-from .jobs import all_jobs
-from .schedules import nightly_preference_chain
-from .sensors import survey_arrival_sensor
-from .warehouse import WarehouseIOManager
+from . import jobs, sensors
+from .assets import classifier, crops, images, preferences, product_models, products, sources, tables
+from .io_managers import ArtifactIOManager, ArtifactStore, WarehouseIOManager, WarehouseResource
 from .resources import (CatalogueResource, DataRootResource, SegmentationResource, TorchDeviceResource,
                         catalogue_root_from_env, data_root_from_env)
 
+ASSET_MODULES = [sources, tables, images, crops, classifier, preferences, products, product_models]
 WAREHOUSE_SCHEMA = "fashion"
 
 
@@ -28,12 +22,12 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
     """Definitions over one data root (tests build their own over a temporary folder).
     ``executor``: None = Dagster's multiprocess executor; definitions_k8s passes dagster-k8s's."""
     root = DataRootResource(root=str(data_root))
+    artifacts = str(root.artifacts)
     return dg.Definitions(
-        assets=[*table_assets, *image_assets, *classifier_assets, *preference_assets, *product_assets, *product_model_assets],
-        asset_checks=[*table_checks, *image_checks, *classifier_checks, *product_checks],
-        jobs=all_jobs,
-        schedules=[nightly_preference_chain],
-        sensors=[survey_arrival_sensor],
+        assets=dg.load_assets_from_modules(ASSET_MODULES),
+        asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
+        jobs=jobs.ALL_JOBS,
+        sensors=[sensors.raw_data_sensor, sensors.automation_sensor],
         executor=executor,
         resources={
             "data_root": root,
@@ -41,7 +35,10 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
             "torch_device": TorchDeviceResource(),
             "catalogue": CatalogueResource(root=str(catalogue_root or root.path / "catalogue")),
             # Named warehouse.duckdb, not after the schema: DuckDB rejects a catalog and schema of one name.
-            "io_manager": WarehouseIOManager(database=str(root.warehouse), schema=WAREHOUSE_SCHEMA),
+            "io_manager": WarehouseIOManager(database=str(root.warehouse), schema=WAREHOUSE_SCHEMA, artifact_root=artifacts),
+            "warehouse": WarehouseResource(database=str(root.warehouse), table_schema=WAREHOUSE_SCHEMA),
+            "artifact_io_manager": ArtifactIOManager(root=artifacts),
+            "artifact_store": ArtifactStore(root=artifacts),
         },
     )
 

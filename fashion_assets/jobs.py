@@ -1,4 +1,4 @@
-"""Jobs: one per stage (the stages are asset groups)."""
+"""Jobs: one per stage (the stages are asset groups), and the whole pipeline."""
 
 import dagster as dg
 
@@ -10,8 +10,8 @@ tables_job = dg.define_asset_job(
 
 images_job = dg.define_asset_job(
     "images_job", selection=dg.AssetSelection.groups("images"),
-    description="Background removal, white-ratio check and crop/pad/resize of every image (all partitions "
-                "in one run; a backfill of the partitioned assets fans out instead).",
+    description="Background removal, outlier redo, crop/pad/resize and the checked image set (all partitions in "
+                "one run; a backfill of the partitioned assets fans out instead).",
     tags=IMAGE_RUN_TAGS)
 
 classifier_job = dg.define_asset_job(
@@ -27,17 +27,8 @@ full_pipeline_job = dg.define_asset_job(
     description="Every stage, end to end (the image partitions all in this run).",
     tags=IMAGE_RUN_TAGS)
 
-# Everything downstream of the survey labels (the image and classifier stages are not needed again
-# when only answers change; the feature matrix is reused).
-preference_chain_job = dg.define_asset_job(
-    "preference_chain_job",
-    selection=dg.AssetSelection.assets("label_table", "label_quarantine", "valid_labels", "leakage_report",
-                                       "user_preferences", "preference_report", "preference_predictions",
-                                       "preference_metrics"),
-    description="Label table → valid labels → leakage → preferences → predictions and report.")
-
 catalogue_job = dg.define_asset_job(
     "catalogue_job", selection=dg.AssetSelection.groups("catalogue"),
-    description="Product catalogue: products with images, refined classes, label balance.")
+    description="Product catalogue: products with images, refined classes, label balance, classifier, recommendations.")
 
-all_jobs = [tables_job, images_job, classifier_job, preferences_job, preference_chain_job, catalogue_job, full_pipeline_job]
+ALL_JOBS = [tables_job, images_job, classifier_job, preferences_job, full_pipeline_job, catalogue_job]

@@ -1,9 +1,8 @@
-"""Resources: where the data lives. Every path an asset reads or writes comes from here."""
+"""Resources: where the data lives (the data root), the segmentation models, the torch device, the catalogue."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -35,18 +34,10 @@ class DataRootResource(dg.ConfigurableResource):
     def warehouse(self) -> Path:
         return self.path / "warehouse.duckdb"
 
-    def write_text_atomic(self, path: Path, text: str) -> Path:
-        """Write a derived file so readers never see it half-written (temp file + rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+    @property
+    def artifacts(self) -> Path:
+        """The artifact store (image sets, checkpoints, feature matrices), owned by io_managers."""
+        return self.path / "artifacts"
 
 
 def catalogue_root_from_env() -> str | None:
@@ -68,6 +59,8 @@ class SegmentationResource(dg.ConfigurableResource):
     primary_model: str = Field(default="u2net_human_seg", description="First-pass rembg model.")
     secondary_model: str | None = Field(default="birefnet-portrait",
                                         description="Stronger rembg model for white-ratio outliers; empty = none.")
+    max_side: int = Field(default=1024, description="Segmented images are written at most this large (0 = original); "
+                                                    "the crop needs no more.")
 
 
 class TorchDeviceResource(dg.ConfigurableResource):

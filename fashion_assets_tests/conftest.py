@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny generated dataset with faults, and one run of the tables job over it."""
+"""Shared fixtures: a tiny generated dataset with faults, and one run of the tables stage over it."""
 
 import json
 import os
@@ -8,7 +8,6 @@ import pytest
 
 from fashion_assets.core.datagen.writer import TRUTH_FILE, GeneratorConfig, generate
 from fashion_assets.definitions import build_definitions
-from fashion_assets.resources import SegmentationResource
 
 TINY = GeneratorConfig(scale=0.02, seed=7, width=96, height=128, faults=True, workers=2)
 
@@ -46,28 +45,4 @@ def tables_run(tiny_root):
     with dg.DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def("tables_job").execute_in_process(instance=instance)
     assert result.success
-    return defs, result
-
-
-@pytest.fixture(scope="session")
-def images_run(tiny_root, tables_run, tmp_path_factory):
-    no_models = tmp_path_factory.mktemp("no_models")
-    defs = build_definitions(tiny_root, SegmentationResource(model_home=str(no_models)))
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("images_job").execute_in_process(instance=instance)
-    assert result.success
-    return defs, result
-
-
-@pytest.fixture(scope="session")
-def classifier_run(images_run):
-    """A very short training run of the classifier job over the tiny dataset."""
-    defs, _ = images_run
-    config = {"ops": {
-        "channel_stats": {"config": {"image_size": 32}},
-        "style_classifier": {"config": {"image_size": 32, "epochs": 2, "samples_per_epoch": 64, "batch_size": 16}},
-    }}
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("classifier_job").execute_in_process(
-            instance=instance, run_config=config, raise_on_error=False)
     return defs, result

@@ -65,7 +65,7 @@ def _step_container(values, deployment, op_tags):
 def test_code_location_runs_every_job_on_the_k8s_executor(k8s_defs):
     dg.Definitions.validate_loadable(k8s_defs)
     jobs = [j for j in k8s_defs.resolve_all_job_defs() if not j.name.startswith("__")]
-    assert {j.name for j in jobs} >= {"full_pipeline_job", "images_job", "classifier_job", "preference_chain_job"}
+    assert {j.name for j in jobs} >= {"full_pipeline_job", "images_job", "classifier_job", "tables_job"}
     assert {j.executor_def.name for j in jobs} == {"k8s"}
 
 

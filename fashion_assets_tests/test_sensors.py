@@ -1,16 +1,20 @@
-"""Survey-arrival sensor cursor cases and the nightly schedule."""
+"""raw_data_sensor: every change of a raw folder becomes exactly one new data version of its
+source asset — whatever the files' mtimes — and declarative automation follows it."""
 
+import json
 import os
 import time
 
 import dagster as dg
 import pytest
 
+from fashion_assets.core.datagen.writer import GeneratorConfig, generate
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import DataRootResource
-from fashion_assets.sensors import survey_arrival_sensor
+from fashion_assets.sensors import DATA_VERSION_TAG, raw_data_sensor
 
 OLD = time.time() - 3600  # well past the settle time
+LABELS = "training_label"
 
 
 def write(path, text='{"ok": 1}', mtime=OLD):
@@ -21,68 +25,111 @@ def write(path, text='{"ok": 1}', mtime=OLD):
 
 @pytest.fixture
 def root(tmp_path):
-    for folder in ("training_label", "validation_label"):
+    for folder in ("training_label", "validation_label", "training_image", "validation_image"):
         (tmp_path / "raw" / folder).mkdir(parents=True)
     return tmp_path
 
 
 def tick(root, cursor=None):
     context = dg.build_sensor_context(cursor=cursor, resources={"data_root": DataRootResource(root=str(root))})
-    return survey_arrival_sensor(context)
+    return raw_data_sensor(context)
 
 
-def test_nothing_new_requests_nothing(root):
-    result = tick(root)
-    assert not result.run_requests and result.skip_reason
+def changed(result) -> list[str]:
+    return sorted(e.asset_key.to_user_string() for e in result.asset_events)
 
 
-def test_new_files_trigger_once_and_never_twice(root):
-    write(root / "raw" / "training_label" / "W_00001_50_ivy_M_000001.json")
-    write(root / "raw" / "validation_label" / "W_00002_50_ivy_M_000002.json", mtime=OLD + 1)
+def test_first_tick_records_both_folders_then_nothing_until_a_change(root):
     first = tick(root)
-    assert len(first.run_requests) == 1
+    assert changed(first) == ["raw_images", "raw_labels"]
+    assert all(DATA_VERSION_TAG in e.tags for e in first.asset_events)
     again = tick(root, first.cursor)
-    assert not again.run_requests
+    assert not again.asset_events and again.skip_reason.skip_message == "no change in the raw folders"
+
+
+def test_every_kind_of_change_counts_once(root):
+    cursor = tick(root).cursor
+    labels = root / "raw" / LABELS
+    steps = [
+        ("a new file", lambda: write(labels / "W_00001_50_ivy_M_000001.json")),
+        # Same mtime as the file already handled (a batch written within one clock tick).
+        ("a second file with the same mtime", lambda: write(labels / "W_00002_50_ivy_M_000002.json")),
+        # Copied with cp -p / rsync -a / tar: an mtime older than everything seen so far.
+        ("a file arriving with an old mtime", lambda: write(labels / "W_00003_50_ivy_M_000003.json", mtime=OLD - 86400)),
+        ("an edit in place", lambda: write(labels / "W_00001_50_ivy_M_000001.json", '{"ok": 22}', mtime=OLD + 1)),
+        ("a deletion", lambda: (labels / "W_00002_50_ivy_M_000002.json").unlink()),
+        ("a malformed file (label_files quarantines it)", lambda: write(labels / "W_00004_50_ivy_M_000004.json", "{no")),
+    ]
+    versions = set()
+    for what, change in steps:
+        change()
+        result = tick(root, cursor)
+        assert changed(result) == ["raw_labels"], what
+        versions.add(result.asset_events[0].tags[DATA_VERSION_TAG])
+        assert not tick(root, result.cursor).asset_events, f"{what} counted twice"
+        cursor = result.cursor
+    assert len(versions) == len(steps)  # each state its own data version
 
 
 def test_cursor_survives_a_restart(root):
-    write(root / "raw" / "training_label" / "W_00001_50_ivy_M_000001.json")
     cursor = tick(root).cursor  # what Dagster stores between ticks and across restarts
-    assert not tick(root, cursor).run_requests
-    write(root / "raw" / "training_label" / "W_00003_50_ivy_M_000003.json", mtime=OLD + 5)
-    assert len(tick(root, cursor).run_requests) == 1
-    # A file with the same mtime as the cursor's, but not seen yet, still counts.
-    write(root / "raw" / "training_label" / "W_00004_50_ivy_M_000004.json", mtime=OLD)
-    assert len(tick(root, cursor).run_requests) == 1
+    write(root / "raw" / LABELS / "W_00001_50_ivy_M_000001.json")
+    assert changed(tick(root, cursor)) == ["raw_labels"]  # a restarted sensor with the stored cursor
+    assert changed(tick(root, cursor)) == ["raw_labels"]  # the cursor only moves when a result is stored
 
 
-def test_half_written_file_waits_until_it_settles(root):
-    fresh = write(root / "raw" / "training_label" / "W_00001_50_ivy_M_000001.json", '{"E_id": 1, "us', mtime=time.time())
-    result = tick(root)
-    assert not result.run_requests  # still being written, maybe
+def test_a_half_written_file_waits_until_it_settles(root):
+    cursor = tick(root).cursor
+    fresh = write(root / "raw" / LABELS / "W_00001_50_ivy_M_000001.json", '{"E_id": 1, "us', mtime=time.time())
+    result = tick(root, cursor)
+    assert not result.asset_events and "raw_labels: 1 entries modified" in result.skip_reason.skip_message
     write(fresh, '{"E_id": 1}', mtime=OLD)
-    assert len(tick(root, result.cursor).run_requests) == 1
+    assert changed(tick(root, result.cursor)) == ["raw_labels"]
 
 
-def test_malformed_file_still_triggers_the_run_that_quarantines_it(root):
-    write(root / "raw" / "training_label" / "W_00001_50_ivy_M_000001.json", "{not json")
-    assert len(tick(root).run_requests) == 1  # the label asset quarantines it; nothing is blocked
+def test_cursor_stays_small_however_many_files(root):
+    labels = root / "raw" / LABELS
+    sizes = []
+    for n in (10, 20_000):
+        for i in range(len(list(labels.iterdir())), n):
+            (labels / f"W_{i:05d}_50_ivy_M_{i:06d}.json").write_text("{}")
+        os.utime(labels, (OLD, OLD))
+        for p in labels.iterdir():
+            os.utime(p, (OLD, OLD))  # all at one mtime, as a bulk copy leaves them
+        sizes.append(len(tick(root).cursor))
+    assert sizes[0] == sizes[1] < 200
 
 
-def test_sensor_and_schedule_target_the_preference_chain(root):
-    defs = build_definitions(root)
-    write(root / "raw" / "training_label" / "W_00001_50_ivy_M_000001.json")
-    with dg.DagsterInstance.ephemeral() as instance:
-        data = defs.resolve_sensor_def("survey_arrival_sensor").evaluate_tick(
-            dg.build_sensor_context(instance=instance, definitions=defs,
-                                    resources={"data_root": DataRootResource(root=str(root))}))
-    assert len(data.run_requests) == 1
-    job = defs.resolve_job_def("preference_chain_job")
-    selected = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
-    assert {"label_table", "valid_labels", "preference_report", "preference_metrics"} <= selected
-    assert "segmented_images" not in selected and "style_classifier" not in selected
-    schedule = defs.resolve_schedule_def("nightly_preference_chain")
-    assert schedule.cron_schedule == "0 3 * * *" and schedule.job_name == "preference_chain_job"
-    with dg.DagsterInstance.ephemeral() as instance:
-        run = schedule.evaluate_tick(dg.build_schedule_context(instance=instance))
-    assert len(run.run_requests) == 1
+def test_a_new_survey_file_marks_the_label_tables_stale_and_automation_refreshes_them(tmp_path):
+    generate(tmp_path / "raw", GeneratorConfig(scale=0.005, seed=3, width=64, height=96, workers=1), log=lambda _: None)
+    for path in (tmp_path / "raw").rglob("*"):
+        os.utime(path, (OLD, OLD))  # settled long ago
+    defs = build_definitions(tmp_path)
+    with dg.instance_for_test() as instance:
+        sensor = defs.resolve_sensor_def("raw_data_sensor")
+
+        def context(cursor=None):
+            return dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor,
+                                           resources={"data_root": DataRootResource(root=str(tmp_path))})
+
+        first = sensor.evaluate_tick(context())
+        assert changed(first) == ["raw_images", "raw_labels"]
+        for event in first.asset_events:
+            instance.report_runless_asset_event(event)
+        assert defs.resolve_job_def("tables_job").execute_in_process(instance=instance).success
+        automation = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        name = sorted((tmp_path / "raw" / "validation_label").iterdir())[0].name
+        write(tmp_path / "raw" / "validation_label" / name.replace(".json", "9.json"),
+              (tmp_path / "raw" / "validation_label" / name).read_text())
+        result = sensor.evaluate_tick(context(first.cursor))
+        assert changed(result) == ["raw_labels"]
+        for event in result.asset_events:
+            instance.report_runless_asset_event(event)
+        automation = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=automation.cursor)
+        requested = {k for k in ("label_table", "label_quarantine", "image_table")
+                     if automation.get_num_requested(dg.AssetKey(k))}
+        assert requested == {"label_table", "label_quarantine"}  # the image side did not change
+        # A restart without a cursor starts from the recorded data version: no spurious change.
+        restarted = sensor.evaluate_tick(context())
+        assert not restarted.asset_events
+    assert json.loads(result.cursor)["raw_labels"] == result.asset_events[0].tags[DATA_VERSION_TAG]

@@ -13,4 +13,4 @@ def test_latest_check_results_come_from_the_instance(tables_run):
     assert after["image_quarantine_empty"] == "FAIL (WARN)"  # the tiny dataset has planted faults
     assert after["image_table_style_vocabulary"] == "FAIL (ERROR)"
     assert after["valid_labels_coverage"] in ("PASS", "FAIL (WARN)")
-    assert after["segmented_images_white_ratio_iqr"] == "not run"  # not part of the tables job
+    assert after["segmentation_outliers_white_ratio_iqr"] == "not run"  # not part of the tables job

@@ -1,5 +1,6 @@
 """Product catalogue models: a classifier per label level and similar-item recommendations.
-Same trainer, feature extractor and report as the sex&style classifier."""
+Same trainer, inference and report as the sex&style classifier; the classifier is an artifact
+whose handle tells the recommendations its level, image size and normalisation."""
 
 import io
 
@@ -12,13 +13,18 @@ from pydantic import Field
 from sklearn.metrics import classification_report, f1_score
 
 from ..core import evaluation, plots
-from ..core.classifier import TrainConfig, fit, load_classifier, predict_logits
-from ..core.features import extract_features, top_k_neighbours
+from ..core.artifacts import Artifact, content_version
+from ..core.atomic import write_bytes
+from ..core.batch import sha1_of
+from ..core.classifier import TrainConfig, fit, load_classifier
+from ..core.features import top_k_neighbours
+from ..core.inference import extract_features, predict_logits
 from ..core.products import precision_at_k, three_way_split
 from ..core.training_data import channel_stats, load_uint8
+from ..io_managers import ArtifactStore
 from ..resources import DataRootResource, TorchDeviceResource
-from .classifier import GPU_TAGS
-from .metadata import markdown
+from .classifier import ARTIFACT, GPU_TAGS
+from .metadata import markdown, table_output
 
 GROUP = "catalogue"
 
@@ -34,11 +40,13 @@ class ProductClassifierConfig(dg.Config):
                                                                       "transfer learning; none = from scratch (no download).")
 
 
-@dg.asset(group_name=GROUP, kinds={"pytorch"}, pool="gpu", op_tags=GPU_TAGS)
-def product_classifier(context: dg.AssetExecutionContext, config: ProductClassifierConfig, data_root: DataRootResource,
-                       torch_device: TorchDeviceResource, product_classes: pd.DataFrame) -> dg.MaterializeResult:
+@dg.asset(group_name=GROUP, kinds={"pytorch"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT, code_version="2")
+def product_classifier(context: dg.AssetExecutionContext, config: ProductClassifierConfig, artifact_store: ArtifactStore,
+                       torch_device: TorchDeviceResource, product_classes: pd.DataFrame):
     """ResNet-18 on one label level of the catalogue: stratified train/validation/test, the epoch
     chosen on validation, the test split scored once (accuracy, macro and weighted F1, report)."""
+    if config.level not in product_classes.columns:
+        raise dg.Failure(f"unknown level {config.level!r}; valid: masterCategory, subCategory, articleType, Class")
     counts = product_classes[config.level].value_counts()
     items = product_classes[product_classes[config.level].map(counts) >= config.min_items].reset_index(drop=True)
     names = sorted(items[config.level].unique())
@@ -50,10 +58,12 @@ def product_classifier(context: dg.AssetExecutionContext, config: ProductClassif
     cfg = TrainConfig(recipe=config.recipe, epochs=config.epochs, image_size=config.image_size,
                       samples_per_epoch=config.samples_per_epoch or len(tr), patience=config.epochs)
     init = torch.load(config.pretrained_weights, map_location="cpu", weights_only=True) if config.pretrained_weights else None
-    out_dir = data_root.path / "models" / f"product_{config.level}"
-    result = fit((x[tr], y[tr]), (x[va], y[va]), names, mean, std, cfg, device, out_dir, log=context.log.info,
-                 resume=False, init_state=init)
-    model, ckpt = load_classifier(result["best_path"], device)
+    inputs_version = content_version(items[["id", config.level]], config.model_dump())
+    result = fit((x[tr], y[tr]), (x[va], y[va]), names, mean, std, cfg, device, artifact_store.work_folder(context),
+                 log=context.log.info, resume=False, init_state=init, inputs_version=inputs_version)
+    version = artifact_store.version_folder(context)
+    model_path = result["best_path"].replace(version / "model.pt")
+    model, ckpt = load_classifier(model_path, device)
     pred = predict_logits(model, x[te], mean, std, device, tta_flip=ckpt["recipe"]["tta_flip"]).argmax(1).numpy()
     majority = float((y[te] == np.bincount(y[tr]).argmax()).mean())
     summary = {"level": config.level, "classes": len(names), "items": len(items), "test_items": int(len(te)),
@@ -64,29 +74,30 @@ def product_classifier(context: dg.AssetExecutionContext, config: ProductClassif
     report = pd.DataFrame(classification_report(y[te], pred, labels=range(len(names)), target_names=names,
                                                 output_dict=True, zero_division=0)).T.round(3).reset_index(names="label")
     png = plots.confusion(evaluation.confusion(y[te], pred, len(names)), names)
-    (out_dir / "confusion_matrix.png").write_bytes(png)
-    return dg.MaterializeResult(metadata={"summary": dg.MetadataValue.json(summary),
-                                          "checkpoint": dg.MetadataValue.path(str(result["best_path"])),
-                                          "accuracy": dg.MetadataValue.float(round(summary["accuracy"], 4)),
-                                          "report": dg.MetadataValue.md(markdown(report)),
-                                          "confusion_matrix": dg.MetadataValue.md(plots.markdown_image(png, "confusion"))})
+    write_bytes(version / "confusion_matrix.png", png)
+    artifact = Artifact(path=str(model_path), kind="classifier", inputs_version=inputs_version, version=version.name,
+                        settings={"level": config.level, "image_size": config.image_size, "class_names": names,
+                                  "mean": mean.tolist(), "std": std.tolist(), "recipe": config.recipe})
+    return dg.Output(artifact, data_version=dg.DataVersion(sha1_of(model_path)[:20]), metadata={
+        "summary": dg.MetadataValue.json(summary), "accuracy": dg.MetadataValue.float(round(summary["accuracy"], 4)),
+        "report": dg.MetadataValue.md(markdown(report)),
+        "confusion_matrix": dg.MetadataValue.md(plots.markdown_image(png, "confusion"))})
 
 
 class RecommendationConfig(dg.Config):
-    level: str = Field(default="Class", description="Which product classifier's features to use.")
-    image_size: int = Field(default=64, description="Must match that classifier's training resolution.")
     k: int = Field(default=5, description="Similar products per product.")
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, deps=["product_classifier"])
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2")
 def product_recommendations(context: dg.AssetExecutionContext, config: RecommendationConfig, data_root: DataRootResource,
-                            torch_device: TorchDeviceResource, product_classes: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+                            torch_device: TorchDeviceResource, product_classifier: Artifact,
+                            product_classes: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Top-k visually similar products per product (cosine on the classifier's features), never the
     product itself; precision@k against the same articleType; a contact sheet of examples."""
     items = product_classes.sort_values("id", ignore_index=True)
-    model, ckpt = load_classifier(data_root.path / "models" / f"product_{config.level}" / "best.pt")
-    feats = extract_features(model, load_uint8(list(items.image), config.image_size), torch.tensor(ckpt["mean"]),
-                             torch.tensor(ckpt["std"]), torch_device.torch_device())
+    model, ckpt = load_classifier(product_classifier.path)
+    feats = extract_features(model, load_uint8(list(items.image), ckpt["config"]["image_size"]), ckpt["mean"],
+                             ckpt["std"], torch_device.torch_device())
     idx, sim = top_k_neighbours(feats, config.k)
     art = items.articleType.to_numpy()
     p_at_k = precision_at_k(idx, art)
@@ -99,13 +110,9 @@ def product_recommendations(context: dg.AssetExecutionContext, config: Recommend
             sheet.paste(Image.open(items.image[j]).convert("RGB").resize((76, 76)), (80 * col + 2, 80 * row + 2))
     png = io.BytesIO()
     sheet.save(png, format="PNG")
-    path = data_root.reports / "product_recommendations.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png.getvalue())
+    path = write_bytes(data_root.reports / "product_recommendations.png", png.getvalue())
     context.log.info(f"precision@{config.k} (same articleType): {p_at_k:.3f}")
-    return dg.Output(recs, metadata={f"precision_at_{config.k}_same_articleType": dg.MetadataValue.float(round(p_at_k, 4)),
-                                     "contact_sheet": dg.MetadataValue.md(plots.markdown_image(png.getvalue(), "examples")),
-                                     "contact_sheet_path": dg.MetadataValue.path(str(path))})
-
-
-product_model_assets = [product_classifier, product_recommendations]
+    return table_output(recs, **{f"precision_at_{config.k}_same_articleType": dg.MetadataValue.float(round(p_at_k, 4)),
+                                 "classifier_level": product_classifier.settings["level"],
+                                 "contact_sheet": dg.MetadataValue.md(plots.markdown_image(png.getvalue(), "examples")),
+                                 "contact_sheet_path": dg.MetadataValue.path(str(path))})

@@ -1,37 +1,52 @@
 """Stage 1-1 / 2-1 / 2-2: the image, label, valid-label, leakage and preference tables.
 
-Tables go through the DuckDB I/O manager; the HTML report is a file under the data root.
+Tables go through the DuckDB I/O manager with a content data version (identical rows leave
+downstream fresh); each check is declared on the asset it guards and emitted with it. Every
+table follows its raw folders eagerly when automation is on (they are cheap).
 """
-
-import time
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
 from ..core import tables
+from ..core.atomic import write_text
+from ..core.progress import Progress
 from ..core.scanning import scan_images, scan_labels
 from ..core.vocabulary import CLASS_LABELS
 from ..resources import DataRootResource
-from .metadata import markdown, quarantine_check, table_metadata
+from .metadata import markdown, quarantine_check, table_output
+from .sources import raw_images, raw_labels
 
 GROUP = "tables"
+EAGER = dg.AutomationCondition.eager()
+
+
+def _spec(name: str, asset: str, description: str, blocking: bool = False) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name, asset=asset, description=description, blocking=blocking)
+
 
 @dg.multi_asset(
     outs={
-        "image_table": dg.AssetOut(description="One row per image file of both splits: parsed name, size, content hash.",
-                                   group_name=GROUP, kinds={"duckdb"}),
-        "image_quarantine": dg.AssetOut(description="Image files that could not be used, each with the reason.",
-                                        group_name=GROUP, kinds={"duckdb"}),
+        "image_table": dg.AssetOut(description="One row per image file of both splits: parsed name, path, size, "
+                                               "content hash.", group_name=GROUP, kinds={"duckdb"}, code_version="2",
+                                   automation_condition=EAGER),
+        "image_quarantine": dg.AssetOut(description="Image folder entries that could not be used, each with the reason.",
+                                        group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER),
     },
+    deps=[raw_images],
+    check_specs=[_spec("image_quarantine_empty", "image_quarantine", "No image file had to be quarantined (WARN lists them)."),
+                 _spec("image_table_style_vocabulary", "image_table",
+                       "Every image's (style, sex) is a known class after spelling normalisation.")],
 )
 def image_files(context: dg.AssetExecutionContext, data_root: DataRootResource):
     """Scan both image folders: parse every file name and JPEG header; bad files go to quarantine."""
     images, quarantine = scan_images(data_root.raw)
     context.log.info(f"{len(images)} images, {len(quarantine)} quarantined, from {data_root.raw}")
-    per_split = images.groupby("split").size().to_dict()
-    yield dg.Output(images, "image_table", metadata={**table_metadata(images), "per_split": per_split})
-    yield dg.Output(quarantine, "image_quarantine", metadata=table_metadata(quarantine, preview_rows=50))
+    yield table_output(images, output_name="image_table", per_split=images.groupby("split").size().to_dict())
+    yield table_output(quarantine, preview_rows=50, output_name="image_quarantine")
+    yield quarantine_check(quarantine, "image", "image_quarantine")
+    yield _vocabulary_check(images, "image_table")
 
 class LabelScanConfig(dg.Config):
     workers: int = Field(default=0, description="Parser processes; 0 = one per CPU core.")
@@ -40,73 +55,89 @@ class LabelScanConfig(dg.Config):
 @dg.multi_asset(
     outs={
         "label_table": dg.AssetOut(description="One row per survey JSON: name fields, respondent, every answer.",
-                                   group_name=GROUP, kinds={"duckdb"}),
-        "label_quarantine": dg.AssetOut(description="Label files that could not be parsed, each with the reason.",
-                                        group_name=GROUP, kinds={"duckdb"}),
+                                   group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER),
+        "label_quarantine": dg.AssetOut(description="Label folder entries that could not be parsed, each with the reason.",
+                                        group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER),
     },
+    deps=[raw_labels],
+    check_specs=[_spec("label_quarantine_empty", "label_quarantine", "No label file had to be quarantined (WARN lists them)."),
+                 _spec("label_table_style_vocabulary", "label_table",
+                       "Every label's (style, sex) is a known class after spelling normalisation.")],
 )
 def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data_root: DataRootResource):
     """Parse every survey-label JSON of both splits in parallel; bad files go to quarantine."""
-    start, last = time.perf_counter(), [0.0]
+    progress: Progress | None = None
 
-    def progress(done: int, total: int) -> None:
-        elapsed = time.perf_counter() - start
-        if done == total or elapsed - last[0] > 5:
-            last[0] = elapsed
-            rate = done / max(elapsed, 1e-9)
-            context.log.info(f"labels parsed: {done}/{total} ({rate:,.0f} files/s, ETA {(total - done) / max(rate, 1e-9):.0f}s)")
+    def report(done: int, total: int) -> None:
+        nonlocal progress
+        progress = progress or Progress(total, "labels parsed", context.log.info, unit=" files/s")
+        progress.update(done)
 
     labels, quarantine = scan_labels(data_root.raw, workers=config.workers or None,
-                                     chunk_size=config.chunk_size, progress=progress)
-    elapsed = time.perf_counter() - start
-    yield dg.Output(labels, "label_table", metadata={
-        **table_metadata(labels), "files_per_second": dg.MetadataValue.float(round((len(labels) + len(quarantine)) / max(elapsed, 1e-9), 1)),
-        "per_split": labels.groupby("split").size().to_dict()})
-    yield dg.Output(quarantine, "label_quarantine", metadata=table_metadata(quarantine, preview_rows=50))
+                                     chunk_size=config.chunk_size, progress=report)
+    rate = (len(labels) + len(quarantine)) / max(progress.seconds, 1e-9) if progress else 0.0
+    yield table_output(labels, output_name="label_table", files_per_second=dg.MetadataValue.float(round(rate, 1)),
+                       per_split=labels.groupby("split").size().to_dict())
+    yield table_output(quarantine, preview_rows=50, output_name="label_quarantine")
+    yield quarantine_check(quarantine, "label", "label_quarantine")
+    yield _vocabulary_check(labels, "label_table")
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
 def style_counts(image_table: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Images per (sex, style) in training, validation and both: the seed's statistics table."""
     counts = tables.style_counts(image_table)
-    return dg.Output(counts, metadata={**table_metadata(counts), "table": dg.MetadataValue.md(markdown(counts))})
+    return table_output(counts, table=dg.MetadataValue.md(markdown(counts)))
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"})
-def valid_labels(label_table: pd.DataFrame, image_table: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
+          check_specs=[_spec("valid_labels_coverage", "valid_labels",
+                             "Every class of every split has valid labels; coverage per split.")])
+def valid_labels(label_table: pd.DataFrame, image_table: pd.DataFrame):
     """Labels whose image exists in the same split, joined on the full file name (not the ID alone)."""
     valid, stats = tables.valid_labels(label_table, image_table)
-    per_class = tables.per_class_counts(valid)
-    return dg.Output(valid, metadata={
-        **table_metadata(valid),
-        "valid_per_split": stats["full_name_join"],
-        "seed_id_only_join_per_split": stats["id_only_join"],
-        "label_files_per_split": stats["label_files"],
-        "respondents": dg.MetadataValue.int(int(valid.R_id.nunique())),
+    yield table_output(valid, **{
+        "valid_per_split": stats["full_name_join"], "seed_id_only_join_per_split": stats["id_only_join"],
+        "label_files_per_split": stats["label_files"], "respondents": dg.MetadataValue.int(int(valid.R_id.nunique())),
         "like_rate": dg.MetadataValue.float(round(float((valid.Q5 == tables.LIKE).mean()), 4) if len(valid) else 0.0),
-        "per_class": dg.MetadataValue.md(markdown(per_class)),
-    })
+        "per_class": dg.MetadataValue.md(markdown(tables.per_class_counts(valid)))})
+    yield _coverage_check(valid, image_table)
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"})
-def leakage_report(image_table: pd.DataFrame, valid_labels: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
+          check_specs=[_spec("leakage_report_split_leakage", "leakage_report",
+                             "Validation shares no image or answer with training (WARN with counts).")])
+def leakage_report(image_table: pd.DataFrame, valid_labels: pd.DataFrame):
     """Validation images also in training (by name or content), repeated, duplicated and contradicting answers."""
     report = tables.leakage_report(image_table, valid_labels)
     counts = tables.leakage_counts(report, image_table)
-    return dg.Output(report, metadata={**table_metadata(report), "counts": dg.MetadataValue.json(counts)})
+    yield table_output(report, counts=dg.MetadataValue.json(counts))
+    leaked = counts["validation_images_in_training_by_name"] + counts["validation_images_in_training_by_content_only"]
+    yield dg.AssetCheckResult(
+        check_name="leakage_report_split_leakage", passed=leaked == 0 and counts["repeated_validation_answers"] == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{leaked} of {counts['validation_images']} validation images and "
+                     f"{counts['repeated_validation_answers']} validation answers also occur in training; "
+                     "report accuracy on the unseen part as well"),
+        metadata={k: (dg.MetadataValue.json(v) if isinstance(v, dict) else dg.MetadataValue.int(v)) for k, v in counts.items()})
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"})
+
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
 def user_preferences(valid_labels: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Per respondent (R_id): liked and disliked images in training and in validation."""
     prefs = tables.user_preferences(valid_labels)
-    return dg.Output(prefs, metadata={**table_metadata(prefs), "respondents": dg.MetadataValue.int(len(prefs))})
+    return table_output(prefs, respondents=dg.MetadataValue.int(len(prefs)))
+
 
 class PreferenceReportConfig(dg.Config):
     top_n: int = Field(default=100, description="How many respondents (most answers first) the report lists.")
 
-@dg.asset(group_name=GROUP, kinds={"html"})
+
+@dg.asset(group_name=GROUP, kinds={"html"}, code_version="2", automation_condition=EAGER)
 def preference_report(config: PreferenceReportConfig, data_root: DataRootResource,
                       user_preferences: pd.DataFrame) -> dg.MaterializeResult:
     """The top respondents by answer count as a scrollable HTML table under <data root>/reports."""
     top = tables.top_respondents(user_preferences, config.top_n)
-    path = data_root.write_text_atomic(data_root.reports / "preference_report.html", tables.preference_report_html(top))
+    path = write_text(data_root.reports / "preference_report.html", tables.preference_report_html(top))
     preview = top.head(10).assign(**{c: top.head(10)[c].map(len) for c in
                                      ("train_liked", "train_disliked", "validation_liked", "validation_disliked")})
     return dg.MaterializeResult(metadata={
@@ -115,21 +146,12 @@ def preference_report(config: PreferenceReportConfig, data_root: DataRootResourc
         "preview (list lengths)": dg.MetadataValue.md(markdown(preview)),
     })
 
-# --- checks -------------------------------------------------------------------------------------
 
-@dg.asset_check(asset="image_quarantine", description="No image file had to be quarantined (WARN lists them).")
-def image_quarantine_empty(image_quarantine: pd.DataFrame) -> dg.AssetCheckResult:
-    return quarantine_check(image_quarantine, "image")
-
-@dg.asset_check(asset="label_quarantine", description="No label file had to be quarantined (WARN lists them).")
-def label_quarantine_empty(label_quarantine: pd.DataFrame) -> dg.AssetCheckResult:
-    return quarantine_check(label_quarantine, "label")
-
-def _vocabulary_check(df: pd.DataFrame) -> dg.AssetCheckResult:
+def _vocabulary_check(df: pd.DataFrame, asset: str) -> dg.AssetCheckResult:
     unknown = df[~df.style_known]
     summary = unknown.groupby(["sex", "style_raw"]).size().reset_index(name="files")
     return dg.AssetCheckResult(
-        passed=unknown.empty, severity=dg.AssetCheckSeverity.ERROR,
+        asset_key=asset, check_name=f"{asset}_style_vocabulary", passed=unknown.empty, severity=dg.AssetCheckSeverity.ERROR,
         description=("every (style, sex) is one of the 31 classes after spelling normalisation" if unknown.empty
                      else f"{len(unknown)} files have a style outside the 31 classes"),
         metadata={"unknown_files": dg.MetadataValue.int(len(unknown)),
@@ -139,29 +161,8 @@ def _vocabulary_check(df: pd.DataFrame) -> dg.AssetCheckResult:
                   "known_classes_seen": dg.MetadataValue.int(int(df.loc[df.style_known, "class_label"].nunique())),
                   "classes_expected": dg.MetadataValue.int(len(CLASS_LABELS))})
 
-@dg.asset_check(asset="image_table", description="Every image's (style, sex) is a known class after spelling normalisation.")
-def image_table_style_vocabulary(image_table: pd.DataFrame) -> dg.AssetCheckResult:
-    return _vocabulary_check(image_table)
 
-@dg.asset_check(asset="label_table", description="Every label's (style, sex) is a known class after spelling normalisation.")
-def label_table_style_vocabulary(label_table: pd.DataFrame) -> dg.AssetCheckResult:
-    return _vocabulary_check(label_table)
-
-@dg.asset_check(asset="leakage_report", additional_ins={"image_table": dg.AssetIn("image_table")},
-                description="Validation shares no image or answer with training (WARN with counts).")
-def leakage_report_split_leakage(image_table: pd.DataFrame, leakage_report: pd.DataFrame) -> dg.AssetCheckResult:
-    counts = tables.leakage_counts(leakage_report, image_table)
-    leaked = counts["validation_images_in_training_by_name"] + counts["validation_images_in_training_by_content_only"]
-    return dg.AssetCheckResult(
-        passed=leaked == 0 and counts["repeated_validation_answers"] == 0, severity=dg.AssetCheckSeverity.WARN,
-        description=(f"{leaked} of {counts['validation_images']} validation images and "
-                     f"{counts['repeated_validation_answers']} validation answers also occur in training; "
-                     "report accuracy on the unseen part as well"),
-        metadata={k: (dg.MetadataValue.json(v) if isinstance(v, dict) else dg.MetadataValue.int(v)) for k, v in counts.items()})
-
-@dg.asset_check(asset="valid_labels", additional_ins={"image_table": dg.AssetIn("image_table")},
-                description="Every class of every split has valid labels; coverage per split.")
-def valid_labels_coverage(valid_labels: pd.DataFrame, image_table: pd.DataFrame) -> dg.AssetCheckResult:
+def _coverage_check(valid_labels: pd.DataFrame, image_table: pd.DataFrame) -> dg.AssetCheckResult:
     known = image_table[image_table.style_known]
     have = set(zip(valid_labels.split, valid_labels.class_label))
     missing = sorted(f"{c} ({s})" for s, c in set(zip(known.split, known.class_label)) if (s, c) not in have)
@@ -170,12 +171,8 @@ def valid_labels_coverage(valid_labels: pd.DataFrame, image_table: pd.DataFrame)
     coverage = {s: round(1 - float((unlabelled.split == s).sum()) / max(int((known.split == s).sum()), 1), 4)
                 for s in ("Train", "Validation")}
     return dg.AssetCheckResult(
-        passed=not missing, severity=dg.AssetCheckSeverity.WARN,
+        check_name="valid_labels_coverage", passed=not missing, severity=dg.AssetCheckSeverity.WARN,
         description="every class has valid labels in both splits" if not missing else f"{len(missing)} class/split pairs have no valid label",
         metadata={"classes_without_labels": dg.MetadataValue.json(missing),
                   "share_of_images_with_a_label": dg.MetadataValue.json(coverage),
                   "images_without_labels": dg.MetadataValue.int(len(unlabelled))})
-
-table_assets = [image_files, label_files, style_counts, valid_labels, leakage_report, user_preferences, preference_report]
-table_checks = [image_quarantine_empty, label_quarantine_empty, image_table_style_vocabulary,
-                label_table_style_vocabulary, leakage_report_split_leakage, valid_labels_coverage]

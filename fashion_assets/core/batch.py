@@ -1,16 +1,14 @@
-"""Run a function over many files in worker processes, with progress, and keep a manifest.
+"""Per-image batch work: which inputs need processing, worker processes with progress, results.
 
-A manifest is a JSON list of rows (one per output file) kept beside the outputs; re-runs compare
-each input's content hash and settings with it to process only what is new or changed.
+A step is incremental: an input whose key (content hash + settings) matches a row of the step's
+previous output, and whose output file still exists, keeps that row; everything else is done
+again. Output files are named by content (``output_name``), so names stay short and a changed
+input never overwrites the file an older row still names.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import tempfile
-import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -18,59 +16,13 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
+from .progress import Progress
+
+QUARANTINE_COLUMNS = ["partition", "split", "file_name", "sha1", "reason"]
+
 
 def sha1_of(path: Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
-
-
-def load_manifest(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        return pd.DataFrame()
-    return pd.DataFrame(json.loads(path.read_text()))
-
-
-def previous_rows(path: Path) -> dict[str, dict]:
-    """The rows of an earlier run's manifest, keyed by source path."""
-    previous = load_manifest(path)
-    return {r["source"]: r for r in previous.to_dict("records")} if len(previous) else {}
-
-
-def collect_results(results: Iterable[dict], rows: dict[str, dict], quarantine: list[dict]) -> None:
-    """Fold worker results into the manifest rows (keyed by source); a result with a ``problem``
-    moves its row to the quarantine with that reason."""
-    for res in results:
-        base = rows[res["source"]]
-        if "problem" in res:
-            quarantine.append({"split": base["split"], "file_name": base["file_name"], "reason": res["problem"]})
-            rows.pop(res["source"])
-        else:
-            rows[res["source"]] = {**base, **res}
-
-
-def save_manifest(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(df.to_json(orient="records", indent=0))
-    os.replace(tmp, path)
-
-
-MANIFEST = "manifest.json"
-
-
-def remove_stale_outputs(out_dir: Path, folders: Iterable[str], live: set[str], manifest_path: Path,
-                         previous: dict[str, dict]) -> None:
-    """Delete derived .jpg files under out_dir/<folder> that no current input produced.
-
-    A manifest kept in out_dir owns its folders; one kept elsewhere (a shard's — the folders are
-    shared with the other shards) owns only the outputs its ``previous`` rows recorded."""
-    owned = (None if manifest_path == out_dir / MANIFEST
-             else {r["output"] for r in previous.values() if isinstance(r.get("output"), str)})
-    for folder in folders:
-        if (out_dir / folder).exists():
-            for f in (out_dir / folder).glob("*.jpg"):
-                if str(f) not in live and (owned is None or str(f) in owned):
-                    f.unlink()
 
 
 def shard_of(file_name: str, shards: int) -> int:
@@ -78,28 +30,55 @@ def shard_of(file_name: str, shards: int) -> int:
     return zlib.crc32(file_name.encode("utf-8")) % shards
 
 
+def settings_hash(settings: str) -> str:
+    return hashlib.sha1(settings.encode("utf-8")).hexdigest()[:10]
+
+
+def output_name(content_sha1: str, settings_key: str) -> str:
+    """The output file of one input: its content hash and the settings' hash (fixed length)."""
+    return f"{content_sha1[:24]}-{settings_hash(settings_key)}.jpg"
+
+
+def split_reusable(items: pd.DataFrame, previous: pd.DataFrame, keys: list[str]) -> tuple[list[dict], pd.DataFrame]:
+    """(previous rows still valid, items to process). A previous row is valid when it has the same
+    split, file name and ``keys`` values as an item and its output file exists. (The split is part
+    of an image's identity: a validation image may share a training image's name.)"""
+    on = ["split", "file_name", *keys]
+    if previous is None or previous.empty or not set(on + ["output"]) <= set(previous.columns):
+        return [], items
+    prev = previous.drop(columns=[c for c in items.columns if c not in on and c in previous.columns])
+    merged = items[on].merge(prev.drop_duplicates(["split", "file_name"], keep="last"), on=on, how="left")
+    valid = merged["output"].map(lambda p: isinstance(p, str) and Path(p).exists()).to_numpy(dtype=bool)
+    reused = items[valid].reset_index(drop=True).join(merged[valid].drop(columns=on).reset_index(drop=True))
+    return reused.to_dict("records"), items[~valid]
+
+
+def collect(results: Iterable[dict], items: pd.DataFrame, base_columns: list[str]) -> tuple[list[dict], list[dict]]:
+    """Worker results (in ``items`` order) as (rows, quarantine rows); a result with a
+    ``problem`` becomes a quarantine row with that reason."""
+    rows, quarantine = [], []
+    for item, res in zip(items[base_columns].to_dict("records"), results):
+        if "problem" in res:
+            quarantine.append({**{k: item.get(k) for k in QUARANTINE_COLUMNS if k != "reason"}, "reason": res["problem"]})
+        else:
+            rows.append({**item, **res})
+    return rows, quarantine
+
+
 def run_parallel(fn: Callable, jobs: list, workers: int, initializer: Callable | None = None,
                  initargs: tuple = (), log: Callable[[str], None] = print, what: str = "items") -> Iterable:
-    """Yield fn(job) for every job, in order, from ``workers`` processes (in-process when 1).
-
-    Logs progress with counts, rate and ETA about every 5 seconds.
-    """
-    start, last = time.perf_counter(), 0.0
+    """Yield fn(job) for every job, in order, from ``workers`` processes (in-process when 1)."""
+    progress = Progress(len(jobs), what, log)
     if workers <= 1 or len(jobs) <= 1:
         if initializer:
             initializer(*initargs)
-        results = map(fn, jobs)
-        pool = None
+        results, pool = map(fn, jobs), None
     else:
         pool = ProcessPoolExecutor(workers, initializer=initializer, initargs=initargs)
         results = pool.map(fn, jobs, chunksize=max(1, min(16, len(jobs) // (workers * 8) or 1)))
     try:
         for i, result in enumerate(results, 1):
-            now = time.perf_counter() - start
-            if now - last > 5 or i == len(jobs):
-                last = now
-                rate = i / max(now, 1e-9)
-                log(f"{what}: {i}/{len(jobs)} ({rate:.1f}/s, ETA {(len(jobs) - i) / max(rate, 1e-9):.0f}s)")
+            progress.update(i)
             yield result
     finally:
         if pool:

@@ -8,9 +8,7 @@ Batches are made on the training device (training_batches: augmentation, samplin
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +19,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
+from .atomic import atomic_path
+from .inference import predict_logits
 from .training_batches import augment, balanced_indices, normalise, resident
 
 RECIPES = {
@@ -90,25 +90,6 @@ class EpochRecord:
     images_per_second: float
 
 
-@torch.no_grad()
-def predict_logits(model: nn.Module, images: torch.Tensor, mean, std, device, batch_size: int = 256,
-                   tta_flip: bool = False) -> torch.Tensor:
-    model.eval()
-    out = []
-    amp = device.type == "cuda"
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device, non_blocking=True).float() / 255.0
-        x = normalise(x, mean.to(device), std.to(device))
-        if device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, enabled=amp):
-            logits = model(x).float()
-            if tta_flip:
-                logits = (logits + model(torch.flip(x, dims=[3])).float()) / 2
-        out.append(logits.cpu())
-    return torch.cat(out) if out else torch.zeros(0)
-
-
 def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
     if len(labels) == 0:
         return float("nan")
@@ -116,23 +97,21 @@ def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
 
 
 def save_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.ndarray], class_names: list[str],
         mean: torch.Tensor, std: torch.Tensor, cfg: TrainConfig, device: torch.device, checkpoint_dir: Path,
         validation: tuple[torch.Tensor, np.ndarray] | None = None,
-        log: Callable[[str], None] = print, resume: bool = True, init_state: dict | None = None) -> dict:
-    """Train, choose the epoch on the holdout, keep ``best.pt`` and a resumable ``last.pt``.
+        log: Callable[[str], None] = print, resume: bool = True, init_state: dict | None = None,
+        inputs_version: str = "") -> dict:
+    """Train, choose the epoch on the holdout, keep ``best.pt``; ``last.pt`` holds the state of
+    an unfinished run and is removed when training completes.
 
+    Resume continues only an *interrupted* run on the same inputs and configuration:
+    ``inputs_version`` (a content hash of the training images, labels and settings) and ``cfg``
+    must match ``last.pt``; otherwise training starts afresh and the log says why.
     ``validation`` is scored every epoch only to report the seed's protocol (best epoch picked on
     validation); it never influences training or the chosen checkpoint.
     """
@@ -164,17 +143,25 @@ def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.
     best = {"holdout_accuracy": -1.0, "epoch": 0}
     start_epoch = 1
     last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
-    fingerprint = repr(sorted(asdict(cfg).items()))
-    if resume and last_path.exists():
-        state = torch.load(last_path, map_location="cpu", weights_only=False)
-        if state.get("fingerprint") == fingerprint:
-            model.load_state_dict(state["state_dict"])
-            opt.load_state_dict(state["optimizer"])
-            if sched and state.get("scheduler"):
-                sched.load_state_dict(state["scheduler"])
-            gen.set_state(state["generator"])
-            history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
-            log(f"resuming from epoch {state['epoch']} ({last_path})")
+    fingerprint = repr(sorted(asdict(cfg).items())) + f"|{inputs_version}|{len(train_y)}|{len(holdout[1])}"
+    state = torch.load(last_path, map_location="cpu", weights_only=False) if last_path.exists() else None
+    fresh = state is None or not resume or state.get("fingerprint") != fingerprint
+    if fresh:
+        best_path.unlink(missing_ok=True)
+    if state is None:
+        log("training afresh: no interrupted run to resume")
+    elif not resume:
+        log(f"training afresh: resume is off (ignoring the interrupted run in {last_path})")
+    elif state.get("fingerprint") != fingerprint:
+        log(f"training afresh: the interrupted run in {last_path} had other inputs or settings")
+    else:
+        model.load_state_dict(state["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        if sched and state.get("scheduler"):
+            sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
+        log(f"resuming from epoch {state['epoch']} ({last_path}): same inputs and settings")
     mean_d, std_d = mean.to(device), std.to(device)
     train_x = resident(train_x, device, log)
     stale = 0 if not history else history[-1]["epoch"] - best["epoch"]
@@ -227,6 +214,9 @@ def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.
                      "epoch": epoch, "history": history, "best": best, "fingerprint": fingerprint}, last_path)
         log(f"epoch {epoch}/{cfg.epochs}: loss {rec.train_loss:.3f}, train {rec.train_accuracy:.1%}, "
             f"holdout {hold_acc:.1%}{' *' if improved else ''}, {rec.images_per_second:.0f} img/s")
+    last_path.unlink(missing_ok=True)  # finished: nothing to resume
+    if not best_path.exists() or best["epoch"] == 0:
+        raise RuntimeError("training produced no checkpoint (no epoch was run)")
     return {"history": history, "best": best, "best_path": best_path}
 
 

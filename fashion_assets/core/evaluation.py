@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
 
+from . import plots
+
 
 def per_class_report(y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray, class_names: list[str]) -> pd.DataFrame:
     """One row per class (every class, even without validation images): counts and accuracies."""
@@ -29,3 +31,14 @@ def summary(y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray) -> dict:
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     return confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
+
+
+def training_report(history: list[dict], y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray,
+                    class_names: list[str]) -> tuple[dict, pd.DataFrame, dict[str, bytes]]:
+    """(summary, per-class report, PNG figures) of one trained model on the validation images."""
+    result = summary(y_true, y_pred, unseen)
+    report = per_class_report(y_true, y_pred, unseen, class_names)
+    figures = {"training_curves": plots.training_curves(history),
+               "confusion_matrix": plots.confusion(confusion(y_true, y_pred, len(class_names)), class_names),
+               "per_class_accuracy": plots.per_class_bars(class_names, list(report.accuracy), list(report.unseen_accuracy))}
+    return result, report, figures

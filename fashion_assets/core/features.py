@@ -1,29 +1,26 @@
-"""Image features from the trained classifier (fc → identity) and cosine neighbours."""
+"""The stored feature matrix (one row per distinct image, an index of every file) and cosine neighbours."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
-import torch
-from torch import nn
-
-from .training_batches import normalise
+import pandas as pd
 
 
-@torch.no_grad()
-def extract_features(model: nn.Module, images: torch.Tensor, mean, std, device: torch.device,
-                     batch_size: int = 256) -> np.ndarray:
-    """512-d penultimate features of a ResNet-18 for every image (N, 3, S, S uint8)."""
-    model = model.to(device).eval()
-    fc, model.fc = model.fc, nn.Identity()
-    try:
-        out = []
-        for i in range(0, len(images), batch_size):
-            x = normalise(images[i:i + batch_size].to(device).float() / 255.0, mean.to(device), std.to(device))
-            with torch.autocast(device.type, enabled=device.type == "cuda"):
-                out.append(model(x).float().cpu())
-    finally:
-        model.fc = fc
-    return torch.cat(out).numpy().astype(np.float64) if out else np.zeros((0, 512))
+@dataclass(frozen=True)
+class FeatureMatrix:
+    features: np.ndarray  # (distinct images, 512)
+    sha1: np.ndarray  # content hash of each row's image
+    index: pd.DataFrame  # split, file_name, row: every image file and its feature row
+
+
+def load_feature_matrix(path: str | Path) -> FeatureMatrix:
+    data = np.load(path, allow_pickle=False)
+    index = pd.DataFrame({"split": data["split"].astype(str), "file_name": data["file_name"].astype(str),
+                          "row": data["row"]})
+    return FeatureMatrix(data["features"], data["sha1"].astype(str), index)
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

@@ -5,14 +5,14 @@ Everything works on RGB uint8 arrays (H, W, 3) or file paths; nothing here knows
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from .atomic import atomic_path
 
 WHITE_LEVEL = 250  # a pixel is white when all channels are >= 250 (JPEG pulls pure white to ~236..255)
 MIN_SIDE = 32  # smaller inputs cannot hold a recognisable figure
@@ -102,14 +102,7 @@ def crop_to_figure(rgb: np.ndarray, size: int = 224) -> Crop:
     return Crop(out, (int(x), int(y), int(w), int(h)), (rgb.shape[1], rgb.shape[0]))
 
 
-def write_jpeg_atomic(rgb: np.ndarray, path: Path, quality: int = 95) -> None:
-    """Write a JPEG via a temp file in the same folder and a rename (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+def write_jpeg(rgb: np.ndarray, path: Path, quality: int = 95) -> None:
+    """Write a JPEG atomically (temp file + rename: readers never see half a file)."""
+    with atomic_path(path) as tmp:
         Image.fromarray(rgb).save(tmp, format="JPEG", quality=quality)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

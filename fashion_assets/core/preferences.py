@@ -33,16 +33,20 @@ class Encoded:
     n_img: int
 
 
-def encode(train: pd.DataFrame, test: pd.DataFrame, image_names: list[str]) -> tuple[Encoded, Encoded]:
-    img = {n: k for k, n in enumerate(image_names)}
+def encode(train: pd.DataFrame, test: pd.DataFrame, images: list[str] | dict[str, int],
+           column: str = "jpg_name") -> tuple[Encoded, Encoded]:
+    """Answers as index arrays. ``images`` maps each answer's ``column`` value to its feature row
+    (a list: row k is the k-th name; a dict: several keys may share a row, e.g. identical files)."""
+    img = images if isinstance(images, dict) else {n: k for k, n in enumerate(images)}
+    n_img = max(img.values(), default=-1) + 1
     resp = {r: k for k, r in enumerate(sorted(set(train.R_id) | set(test.R_id)))}
 
     def enc(df):
-        missing = set(df.jpg_name) - set(img)
+        missing = set(df[column]) - set(img)
         if missing:
             raise KeyError(f"{len(missing)} answered images have no features, e.g. {sorted(missing)[:3]}")
-        return Encoded(df.R_id.map(resp).to_numpy(), df.jpg_name.map(img).to_numpy(), df.like.to_numpy().astype(int),
-                       len(resp), len(img))
+        return Encoded(df.R_id.map(resp).to_numpy(), df[column].map(img).to_numpy(), df.like.to_numpy().astype(int),
+                       len(resp), n_img)
     return enc(train), enc(test)
 
 

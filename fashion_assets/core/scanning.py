@@ -73,14 +73,14 @@ def scan_images(raw: Path, threads: int = 4) -> tuple[pd.DataFrame, pd.DataFrame
     def inspect(item):
         row, path = item
         try:
-            return {**row, **inspect_jpeg(path)}, None
+            return {**row, "path": str(path), **inspect_jpeg(path)}, None
         except ValueError as exc:
             return None, dict(split=row["split"], folder=path.parent.name, file_name=row["file_name"], reason=str(exc))
 
     with ThreadPoolExecutor(threads) as pool:  # hashing and file reads release the GIL
         for row, bad in pool.map(inspect, todo):
             (rows if row else quarantine).append(row or bad)
-    columns = NAME_COLUMNS + ["width", "height", "mode", "bytes", "sha1"]
+    columns = NAME_COLUMNS + ["path", "width", "height", "mode", "bytes", "sha1"]
     return pd.DataFrame(rows, columns=columns), pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)
 
 

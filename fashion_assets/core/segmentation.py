@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from .batch import MANIFEST, collect_results, previous_rows, remove_stale_outputs, run_parallel, save_manifest, sha1_of
-from .imaging import ImageProblem, decode_rgb, iqr_outliers, white_ratio, write_jpeg_atomic
+from .batch import QUARANTINE_COLUMNS, collect, output_name, run_parallel, sha1_of, split_reusable
+from .imaging import ImageProblem, decode_rgb, iqr_outliers, white_ratio, write_jpeg
 
 KNOWN_MD5 = {"u2net_human_seg": "c09ddc2e0104f800e3e1bb4652583d1f",
              "birefnet-portrait": "c3a64a6abf20250d090cd055f12a3b67", "u2netp": "8e83ca70e441ab06c318d82300c84806"}
@@ -167,79 +167,79 @@ def _segment_one(job: tuple) -> dict:
             k = s.max_side / max(rgb.shape[:2])
             rgb = cv2.resize(rgb, (round(rgb.shape[1] * k), round(rgb.shape[0] * k)), interpolation=cv2.INTER_AREA)
         out = _segmenter(backend)(rgb)
-        write_jpeg_atomic(out, Path(output))
+        write_jpeg(out, Path(output))
     except ImageProblem as exc:
-        return {"source": source, "problem": str(exc)}
-    return {"source": source, "output": output, "backend": backend, "white_ratio": white_ratio(out),
+        return {"problem": str(exc)}
+    return {"output": output, "backend": backend, "white_ratio": white_ratio(out),
             "width": int(out.shape[1]), "height": int(out.shape[0]), "original_width": size[0],
             "original_height": size[1], "seconds": round(time.perf_counter() - t0, 4), "output_sha1": sha1_of(Path(output))}
 
 
-def segment_images(items: pd.DataFrame, out_dir: Path, settings: SegmentationSettings, workers: int = 1,
-                   log=print, manifest_path: Path | None = None,
-                   redo: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Segment every item (columns: split, folder, file_name, source, sha1) into out_dir/<folder>/.
+def _run(items: pd.DataFrame, backend: str, settings: SegmentationSettings, settings_key: str,
+         workers: int, log, what: str) -> tuple[list[dict], list[dict]]:
+    """Segment ``items`` (each into its ``out_dir``) with one backend."""
+    jobs = [(src, str(Path(d) / output_name(sha1, settings_key)), backend)
+            for src, sha1, d in zip(items.source, items.sha1, items.out_dir)]
+    results = run_parallel(_segment_one, jobs, workers, _init_worker, (settings,), log, what)
+    columns = [c for c in items.columns if c != "out_dir"]
+    return collect(results, items.assign(settings_key=settings_key), columns + ["settings_key"])
 
-    Returns (manifest, quarantine, report). Only new or changed inputs (content hash, settings)
-    are processed; then, with ``redo``, white-ratio IQR outliers are redone with the secondary
-    model when its file is present. ``manifest_path``: where this batch's manifest lives (a shard
-    of a partitioned run keeps its own, and removes only outputs it made itself).
+
+def segment_images(items: pd.DataFrame, previous: pd.DataFrame, settings: SegmentationSettings,
+                   workers: int = 1, log=print) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Segment every item (columns: partition, split, file_name, source, sha1, out_dir).
+
+    Returns (rows, quarantine, report). Items whose content hash and settings match a row of
+    ``previous`` (this step's earlier output) keep that row; only the rest are processed.
     """
     primary, primary_where = available_backend(settings.primary, settings.model_home)
     if primary is None:
         log(f"primary segmenter unavailable ({primary_where}); using the classical fallback ({GRABCUT})")
         primary = GRABCUT
-    secondary, _ = available_backend(settings.secondary, settings.model_home)
-    settings_key = repr(sorted(asdict(settings).items())) + f"|{primary}|{secondary}"
-    manifest_path = manifest_path or out_dir / MANIFEST
-
-    keep = previous_rows(manifest_path)
-    rows, jobs = {}, []
-    for it in items.itertuples(index=False):
-        output = str(out_dir / it.folder / it.file_name)
-        old = keep.get(it.source)
-        if old and old["sha1"] == it.sha1 and old["settings_key"] == settings_key and Path(output).exists():
-            rows[it.source] = old
-        else:
-            jobs.append((it.source, output, primary))
-            rows[it.source] = {"split": it.split, "file_name": it.file_name, "sha1": it.sha1, "settings_key": settings_key}
-    log(f"segmenting {len(jobs)} of {len(items)} images with {primary} ({len(items) - len(jobs)} unchanged)")
-
-    quarantine: list[dict] = []
-    collect_results(run_parallel(_segment_one, jobs, workers, _init_worker, (settings,), log, "segmented"),
-                    rows, quarantine)
-    manifest = pd.DataFrame(list(rows.values()))
-    report = {"primary": primary, "processed": len(jobs), "unchanged": len(items) - len(jobs)}
-    if redo:
-        manifest, redo_quarantine, redo_report = redo_outliers(manifest, settings, workers, log)
-        quarantine += redo_quarantine
-        report.update(redo_report)
-    # Outputs whose input is gone are stale derived files.
-    remove_stale_outputs(out_dir, set(items.folder), set(manifest.output) if len(manifest) else set(), manifest_path, keep)
-    save_manifest(manifest, manifest_path)
-    return manifest, pd.DataFrame(quarantine, columns=["split", "file_name", "reason"]), report
+    settings_key = f"{primary}|{settings.max_side}|{settings.grabcut_side}"
+    reused, todo = split_reusable(items.assign(settings_key=settings_key), previous, ["sha1", "settings_key"])
+    log(f"segmenting {len(todo)} of {len(items)} images with {primary} ({len(reused)} unchanged)")
+    rows, quarantine = _run(todo.drop(columns="settings_key"), primary, settings, settings_key, workers, log, "segmented")
+    report = {"primary": primary, "processed": len(todo), "unchanged": len(reused)}
+    columns = [c for c in items.columns if c != "out_dir"] + ["settings_key", *OUTPUT_COLUMNS]
+    return (pd.DataFrame(reused + rows, columns=columns),
+            pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS), report)
 
 
-def redo_outliers(manifest: pd.DataFrame, settings: SegmentationSettings, workers: int = 1,
-                  log=print) -> tuple[pd.DataFrame, list[dict], dict]:
-    """Redo the white-ratio IQR outliers of ``manifest`` (the quartiles of the whole set) with
-    the secondary model when its file is present. Returns (manifest, quarantine rows, report)."""
-    secondary, secondary_where = available_backend(settings.secondary, settings.model_home)
-    if secondary is None and settings.secondary:
-        log(f"secondary segmenter unavailable ({secondary_where}); outliers are reported, not redone")
-    report: dict = {"secondary": secondary or f"none ({secondary_where})"}
-    if not len(manifest):
-        return manifest, [], report
-    outliers = iqr_outliers(manifest.white_ratio)
-    report["outliers_first_pass"] = int(outliers.sum())
-    redo = manifest[outliers & (manifest.backend != secondary)] if secondary else manifest.iloc[:0]
-    quarantine: list[dict] = []
-    if len(redo):
-        log(f"redoing {len(redo)} white-ratio outliers with {secondary}")
-        rows = {r["source"]: r for r in manifest.to_dict("records")}
-        collect_results(run_parallel(_segment_one, [(r.source, r.output, secondary) for r in redo.itertuples()],
-                                     workers, _init_worker, (settings,), log, "redone"), rows, quarantine)
-        manifest = pd.DataFrame(list(rows.values()))
-    report["redone"] = int(len(redo))
-    report["outliers_after_redo"] = int(iqr_outliers(manifest.white_ratio).sum())
-    return manifest, quarantine, report
+def _redo_columns(base: pd.DataFrame) -> list[str]:
+    return list(base.columns) + ["settings_key", *OUTPUT_COLUMNS, "reason"]
+
+
+OUTPUT_COLUMNS = ["output", "backend", "white_ratio", "width", "height", "original_width", "original_height",
+                  "seconds", "output_sha1"]
+
+
+def redo_outliers(segmented: pd.DataFrame, previous: pd.DataFrame, out_dir: Path, settings: SegmentationSettings,
+                  workers: int = 1, log=print) -> tuple[pd.DataFrame, dict]:
+    """The white-ratio IQR outliers of the whole ``segmented`` set (the quartiles need every
+    image), redone with the secondary model when its file is present.
+
+    Returns one row per outlier: its first-pass output and ratio, and the redone output, backend
+    and ratio — or, when it could not be redone, ``output`` empty and the reason. Outliers redone
+    before with the same input and settings keep their row (``previous``)."""
+    secondary, where = available_backend(settings.secondary, settings.model_home)
+    outliers = segmented[iqr_outliers(segmented.white_ratio)] if len(segmented) else segmented
+    report = {"secondary": secondary or f"none ({where})", "outliers_first_pass": int(len(outliers))}
+    base = outliers[["partition", "split", "file_name", "sha1", "source"]].assign(
+        first_output=outliers.output, first_white_ratio=outliers.white_ratio)
+    if secondary is None:
+        if settings.secondary and len(outliers):
+            log(f"secondary segmenter unavailable ({where}); {len(outliers)} outliers are reported, not redone")
+        redo = base.assign(reason=f"not redone: secondary model {where}").reindex(columns=_redo_columns(base))
+        return redo.reset_index(drop=True), {**report, "redone": 0}
+    settings_key = f"{secondary}|{settings.max_side}"
+    reused, todo = split_reusable(base.assign(settings_key=settings_key), previous, ["sha1", "settings_key"])
+    log(f"redoing {len(todo)} white-ratio outliers with {secondary} ({len(reused)} redone before)")
+    rows, failed = _run(todo.drop(columns="settings_key").assign(out_dir=str(out_dir)), secondary, settings, settings_key,
+                        workers, log, "redone")
+    failed_rows = [{**r, "output": None, "backend": None, "white_ratio": None, "reason": r["reason"]}
+                   for r in base.merge(pd.DataFrame(failed, columns=QUARANTINE_COLUMNS)[["file_name", "partition", "reason"]],
+                                       on=["file_name", "partition"]).to_dict("records")]
+    redo = pd.DataFrame(reused + rows + failed_rows, columns=_redo_columns(base))
+    report["redone"] = int(redo.output.notna().sum())
+    return redo, report

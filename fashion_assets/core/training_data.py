@@ -7,7 +7,7 @@ here all images are decoded once into one uint8 tensor and the statistics are tw
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -33,18 +33,29 @@ def load_uint8(paths: list[str], size: int, threads: int = 4) -> torch.Tensor:
     return out
 
 
-def channel_stats(images: torch.Tensor, chunk: int = 512) -> tuple[list[float], list[float]]:
-    """Per-channel mean and standard deviation over every pixel of every image, in [0, 1] units."""
-    total = torch.zeros(3, dtype=torch.float64)
-    total_sq = torch.zeros(3, dtype=torch.float64)
-    for i in range(0, len(images), chunk):
-        x = images[i:i + chunk].to(torch.float64)
+def _moments(batches: Iterable[torch.Tensor]) -> tuple[list[float], list[float]]:
+    total, total_sq, n = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), 0
+    for batch in batches:
+        x = batch.to(torch.float64)
         total += x.sum(dim=(0, 2, 3))
         total_sq += (x * x).sum(dim=(0, 2, 3))
-    n = images.shape[0] * images.shape[2] * images.shape[3]
+        n += x.shape[0] * x.shape[2] * x.shape[3]
     mean = total / n
-    std = torch.sqrt(total_sq / n - mean * mean)
-    return (mean / 255).tolist(), (std / 255).tolist()
+    return (mean / 255).tolist(), (torch.sqrt(total_sq / n - mean * mean) / 255).tolist()
+
+
+def channel_stats(images: torch.Tensor, chunk: int = 512) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation over every pixel of every image, in [0, 1] units."""
+    return _moments(images[i:i + chunk] for i in range(0, len(images), chunk))
+
+
+def channel_stats_of_files(paths: list[str], chunk: int = 512) -> tuple[list[float], list[float]]:
+    """channel_stats over image files at their stored size, decoded a chunk at a time (memory
+    stays at one chunk however many images there are)."""
+    if not paths:
+        raise ValueError("no images to compute channel statistics over")
+    size = Image.open(paths[0]).size[0]
+    return _moments(load_uint8(paths[i:i + chunk], size) for i in range(0, len(paths), chunk))
 
 
 def channel_stats_seed_loop(paths: list[str]) -> tuple[list[float], list[float]]:
@@ -64,8 +75,8 @@ def channel_stats_seed_loop(paths: list[str]) -> tuple[list[float], list[float]]
 
 
 def training_plan(class_labels: pd.Series, target: int = 2000) -> pd.DataFrame:
-    """Per class: images, the seed's augmentation multiplier, the samples that gives, and the
-    sampler weight (1 / samples).
+    """Per class (LabelEncoder order): images, the seed's augmentation multiplier and the samples
+    that gives (the balancing sampler draws classes equally; the total sets the epoch size).
 
     The seed added round((target - count) / count) augmented copies per image, so each class has
     count · (multiplier + 1) samples (4,070 images → 61,582 samples at target 2,000). SPEC §4's
@@ -73,11 +84,9 @@ def training_plan(class_labels: pd.Series, target: int = 2000) -> pd.DataFrame:
     """
     encoder = LabelEncoder().fit(class_labels)
     counts = class_labels.value_counts().reindex(encoder.classes_)
-    plan = pd.DataFrame({"class_label": encoder.classes_, "class_index": np.arange(len(encoder.classes_)),
-                         "images": counts.to_numpy()})
+    plan = pd.DataFrame({"class_label": encoder.classes_, "images": counts.to_numpy()})
     plan["multiplier"] = [max(0, round((target - c) / c)) for c in plan.images]
     plan["augmented_samples"] = plan.images * (plan.multiplier + 1)
-    plan["sampler_weight"] = 1.0 / plan.augmented_samples
     return plan
 
 
@@ -92,7 +101,3 @@ def holdout_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.nd
     n_holdout = min(max(round(fraction * n), k), n - k)
     tr, ho = train_test_split(idx[splittable], test_size=n_holdout, random_state=seed, stratify=labels[splittable])
     return np.sort(np.concatenate([tr, idx[~splittable]])), np.sort(ho)
-
-
-def image_paths(manifest: pd.DataFrame) -> list[str]:
-    return [str(Path(p)) for p in manifest.output]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 SEXES = ("W", "M")
 PREFIXES = ("W", "T")
-SPLITS = ("Train", "Validation")
 # Two-digit era codes as they appear in file names, and the year the survey JSON writes for them.
 ERA_YEARS = {
     "00": 2000, "10": 2010, "19": 2019, "50": 1950,
@@ -23,7 +22,6 @@ WOMEN_STYLES = (
 )
 MEN_STYLES = ("bold", "hiphop", "hippie", "ivy", "metrosexual", "mods", "normcore", "sportivecasual")
 STYLES_BY_SEX = {"W": WOMEN_STYLES, "M": MEN_STYLES}
-ALL_STYLES = tuple(sorted(set(WOMEN_STYLES) | set(MEN_STYLES)))
 
 # Spellings seen in the real file names, mapped to the canonical style.
 MISSPELLINGS = {"hippee": "hippie"}

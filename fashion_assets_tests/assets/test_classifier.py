@@ -1,35 +1,173 @@
-"""The classifier job over the tiny dataset: trains, checkpoints, reports official and unseen accuracy."""
+"""The classifier and the feature matrix as artifacts, materialized alone on a toy image set:
+new data trains a new model whose figures are the ones reported; the feature matrix follows the
+classifier's settings (image size, recipe) because it reads them from the handle."""
 
 import json
 from pathlib import Path
 
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
 import torch
+from PIL import Image
 
-from fashion_assets.core.vocabulary import CLASS_LABELS
+from fashion_assets.assets.classifier import beats_chance, style_classifier
+from fashion_assets.assets.preferences import feature_matrix
+from fashion_assets.core.training_data import training_plan
+from fashion_assets.io_managers import ArtifactIOManager, ArtifactStore
+from fashion_assets.resources import TorchDeviceResource
 
-def test_classifier_job_trains_and_reports_both_protocols(classifier_run):
-    defs, result = classifier_run
-    meta = result.asset_materializations_for_node("style_classifier")[0].metadata
-    summary = meta["summary"].value
-    assert 0 <= summary["validation_accuracy"] <= 1 and 0 <= summary["unseen_accuracy"] <= 1
-    assert summary["unseen_images"] < summary["validation_images"]  # the copied images are set apart
-    assert summary["seed_protocol_validation_accuracy"] is not None
-    table = meta["per_class"].value
-    assert all(c in table for c in CLASS_LABELS)
-    ckpt = torch.load(Path(meta["checkpoint"].value), map_location="cpu", weights_only=False)
-    assert ckpt["class_names"] == sorted(CLASS_LABELS)  # LabelEncoder order
-    plan = defs.load_asset_value("training_plan")
-    assert list(plan.class_label) == sorted(CLASS_LABELS)
-    stats = defs.load_asset_value("channel_stats")
-    assert ((stats["mean"] > 0.3) & (stats["mean"] < 1) & (stats["std"] > 0)).all()
-    checks = {e.check_name for e in result.get_asset_check_evaluations()}
-    assert "style_classifier_beats_chance" in checks
+CLASSES = ["bold_M", "ivy_M", "classic_W", "punk_W"]
+COLOURS = [(200, 30, 30), (30, 160, 40), (30, 60, 200), (20, 20, 20)]
 
 
-def test_training_step_is_in_the_gpu_pool_with_a_gpu_request(images_run):
-    defs, _ = images_run
-    node = defs.resolve_job_def("classifier_job").graph.node_named("style_classifier")
-    assert node.definition.pool == "gpu"
-    k8s = json.loads(node.definition.tags["dagster-k8s/config"])  # tags are stored as JSON strings
-    limits = k8s["container_config"]["resources"]["limits"]
-    assert limits == {"nvidia.com/gpu": "1"}
+class Values(dg.IOManager):
+    """Upstream tables handed to the asset under test (and its table outputs kept), in memory."""
+
+    def __init__(self, values: dict):
+        self.values = values
+
+    def handle_output(self, context, obj):
+        self.values[context.asset_key.to_user_string()] = obj
+
+    def load_input(self, context):
+        return self.values[context.asset_key.to_user_string()]
+
+
+def toy_image_set(folder: Path, seed: int, per_class: int = 24, colours=COLOURS) -> dict:
+    """A figure of one colour per class on white, as cropped files, and the tables around them."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for k, (label, colour) in enumerate(zip(CLASSES, colours)):
+        for i in range(per_class):
+            img = np.full((48, 48, 3), 255, np.uint8)
+            top, left = rng.integers(2, 14), rng.integers(8, 24)
+            img[top:top + 30, left:left + 14] = colour
+            split = "Validation" if i < 4 else "Train"
+            name = f"T_{seed:02d}{k}{i:02d}_50_{label.split('_')[0]}_{label[-1]}.jpg"
+            Image.fromarray(img).save(folder / name)
+            rows.append({"partition": f"{split}-0", "split": split, "file_name": name, "sha1": f"{seed}-{k}-{i}",
+                         "class_label": label, "style_known": True, "crop": str(folder / name),
+                         "crop_sha1": f"c{seed}-{k}-{i}", "size": 48, "backend": "grabcut"})
+    images = pd.DataFrame(rows)
+    train = images[images.split == "Train"]
+    return {"image_set": images,
+            "leakage_report": pd.DataFrame({"kind": ["image_same_name"], "file_name": [images.file_name.iloc[0]]}),
+            "channel_stats": pd.DataFrame({"channel": list("RGB"), "mean": [0.8] * 3, "std": [0.3] * 3}),
+            "training_plan": training_plan(train.class_label, target=40)}
+
+
+TRAIN = {"recipe": "improved", "epochs": 4, "batch_size": 16, "image_size": 32, "samples_per_epoch": 192, "patience": 5}
+SPECS = [dg.AssetSpec(k) for k in ("image_set", "leakage_report", "channel_stats", "training_plan")]
+
+
+def run(values: dict, root: Path, instance, selection: list[str], **train):
+    store = str(root / "artifacts")
+    return dg.materialize(
+        [style_classifier, feature_matrix, *SPECS], instance=instance, selection=selection, raise_on_error=False,
+        run_config={"ops": {"style_classifier": {"config": {**TRAIN, **train}}}} if "style_classifier" in selection else None,
+        resources={"io_manager": dg.IOManagerDefinition.hardcoded_io_manager(Values(values)),
+                   "artifact_io_manager": ArtifactIOManager(root=store), "artifact_store": ArtifactStore(root=store),
+                   "torch_device": TorchDeviceResource(device="cpu")})
+
+
+def logs(instance, result) -> list[str]:
+    return [e.user_message for e in instance.all_logs(result.run_id)]
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def test_new_data_trains_a_new_model_and_every_figure_is_its_own(tmp_path, instance):
+    first = run(toy_image_set(tmp_path / "a", seed=1), tmp_path, instance, ["style_classifier"])
+    a = first.asset_materializations_for_node("style_classifier")[0].metadata["summary"].value
+    # New data: other images, and the colours swapped between classes (the old model is now wrong).
+    data_b = toy_image_set(tmp_path / "b", seed=2, per_class=28, colours=COLOURS[::-1])
+    second = run(data_b, tmp_path, instance, ["style_classifier"])
+    assert second.success
+    messages = logs(instance, second)
+    assert "training afresh: no interrupted run to resume" in messages
+    assert not any(m.startswith("resuming") for m in messages)
+    b = second.asset_materializations_for_node("style_classifier")[0].metadata["summary"].value
+    assert b["inputs_version"] != a["inputs_version"] and b["model_version"] != a["model_version"]
+    assert b["epochs_run"] == TRAIN["epochs"] and b["validation_images"] == 4 * len(CLASSES)
+    # The gate judges this model: its holdout figure, not a stored one.
+    check = second.get_asset_check_evaluations()[0]
+    assert check.check_name == "style_classifier_beats_chance"
+    assert check.metadata["holdout_accuracy"].value == b["holdout_accuracy"]
+    # The stored predictions are of the new validation images, by the new model.
+    handle = json.loads((tmp_path / "artifacts" / "style_classifier" / "handle.json").read_text())
+    predictions = pd.read_csv(Path(handle["path"]).parent / "validation_predictions.csv")
+    assert set(predictions.file_name) == set(data_b["image_set"].query("split == 'Validation'").file_name)
+    assert (predictions.predicted == predictions.class_label).mean() == pytest.approx(b["validation_accuracy"])
+    ckpt = torch.load(handle["path"], map_location="cpu", weights_only=False)
+    assert len(ckpt["history"]) <= TRAIN["epochs"] and ckpt["class_names"] == sorted(CLASSES)
+
+
+def test_feature_matrix_follows_the_classifier_settings_set_in_one_place(tmp_path, instance):
+    values = toy_image_set(tmp_path / "a", seed=3)
+    for size, recipe in ((32, "improved"), (40, "seed")):
+        result = run(values, tmp_path, instance, ["style_classifier", "feature_matrix"], image_size=size, recipe=recipe)
+        assert result.success
+        classifier = json.loads((tmp_path / "artifacts" / "style_classifier" / "handle.json").read_text())
+        features = json.loads((tmp_path / "artifacts" / "feature_matrix" / "handle.json").read_text())
+        assert classifier["settings"]["image_size"] == size and classifier["settings"]["recipe"] == recipe
+        assert features["settings"]["image_size"] == size
+        assert features["settings"]["classifier_version"] == classifier["version"]
+        data = np.load(features["path"])
+        assert data["features"].shape == (len(values["image_set"]), 512)
+    # Only the last two versions of each artifact are kept.
+    assert len([p for p in (tmp_path / "artifacts" / "style_classifier").iterdir() if p.is_dir() and p.name != "work"]) <= 2
+
+
+def test_one_feature_row_per_distinct_image(tmp_path, instance):
+    values = toy_image_set(tmp_path / "a", seed=4)
+    images = values["image_set"]
+    # A validation copy of a training image (same content) shares its row; a validation image that
+    # has a training image's name but other content gets its own.
+    copy = images[images.split == "Train"].iloc[[0]].assign(split="Validation", partition="Validation-0")
+    other = images[images.split == "Train"].iloc[[1]].assign(split="Validation", partition="Validation-0",
+                                                             sha1="different-content", crop=images.crop.iloc[-1])
+    values["image_set"] = pd.concat([images, copy, other], ignore_index=True)
+    assert run(values, tmp_path, instance, ["style_classifier", "feature_matrix"]).success
+    handle = json.loads((tmp_path / "artifacts" / "feature_matrix" / "handle.json").read_text())
+    data = np.load(handle["path"])
+    index = pd.DataFrame({"split": data["split"], "file_name": data["file_name"], "row": data["row"]})
+    assert data["features"].shape[0] == values["image_set"].sha1.nunique() == len(images) + 1
+    row = index.set_index(["split", "file_name"]).row
+    assert row[("Validation", copy.file_name.iloc[0])] == row[("Train", copy.file_name.iloc[0])]
+    assert row[("Validation", other.file_name.iloc[0])] != row[("Train", other.file_name.iloc[0])]
+
+
+def test_a_missing_artifact_is_a_clear_error(tmp_path, instance):
+    values = toy_image_set(tmp_path / "a", seed=5)
+    result = dg.materialize(
+        [style_classifier, feature_matrix, *SPECS], instance=instance, selection=["feature_matrix"], raise_on_error=False,
+        resources={"io_manager": dg.IOManagerDefinition.hardcoded_io_manager(Values(values)),
+                   "artifact_io_manager": ArtifactIOManager(root=str(tmp_path / "artifacts")),
+                   "artifact_store": ArtifactStore(root=str(tmp_path / "artifacts")),
+                   "torch_device": TorchDeviceResource(device="cpu")})
+    assert not result.success
+    message = str(result.failure_data_for_node("feature_matrix").error)
+    assert "style_classifier has no stored artifact" in message and "materialize style_classifier first" in message
+
+
+def test_the_gate_fails_with_a_reason_when_there_is_nothing_to_judge():
+    empty = beats_chance(float("nan"), classes=31, holdout_images=0)
+    assert not empty.passed and "no holdout images" in empty.description
+    assert beats_chance(0.2, classes=31, holdout_images=50).passed
+    assert not beats_chance(0.02, classes=31, holdout_images=50).passed
+
+
+def test_training_step_is_in_the_gpu_pool_with_a_gpu_request():
+    spec = style_classifier.specs_by_key[dg.AssetKey("style_classifier")]
+    assert style_classifier.op.pool == "gpu"
+    k8s = style_classifier.op.tags["dagster-k8s/config"]
+    k8s = json.loads(k8s) if isinstance(k8s, str) else k8s
+    assert k8s["container_config"]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
+    assert spec.code_version

@@ -1,117 +1,155 @@
-"""The images job over the tiny dataset: every image segmented and cropped, checks reported,
-re-materializing touches no file."""
+"""The image stage alone, on a small generated data root: every image segmented and cropped (or
+quarantined) into the artifact store, reruns touch nothing, a partition run only its partition,
+a deleted source image leaves no file or row behind, and a stale partition is named by the
+blocking completeness check."""
 
 import os
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
+import pytest
 from PIL import Image
 
-from fashion_assets.assets.images import (IMAGE_SHARDS, cropped_image_files, image_partitions,
-                                          segmented_image_files)
-from fashion_assets.core.batch import shard_of
+from fashion_assets.assets.images import IMAGE_RUN_TAGS, IMAGE_SHARDS, image_partitions, segmentation
+from fashion_assets.assets.crops import cropping
+from fashion_assets.core.atomic import TEMP_PREFIX
+from fashion_assets.core.datagen.writer import GeneratorConfig, generate
+from fashion_assets.definitions import build_definitions
+from fashion_assets.resources import SegmentationResource
+
+STAGE = ["image_table", "image_quarantine", "segmented_images", "segmentation_quarantine", "segmentation_outliers",
+         "cropped_images", "crop_quarantine", "image_set"]
 
 
+def materialize(defs, selection, **kwargs):
+    with dg.instance_for_test() as instance:
+        return dg.materialize(list(defs.assets), selection=selection, resources=defs.resources, instance=instance,
+                              raise_on_error=False, **kwargs)
 
-def test_every_usable_image_is_segmented_and_cropped(images_run):
-    defs, result = images_run
-    images = defs.load_asset_value("image_table")
-    segmented = defs.load_asset_value("segmented_images")
-    cropped = defs.load_asset_value("cropped_images")
-    seg_q = defs.load_asset_value("segmentation_quarantine")
-    crop_q = defs.load_asset_value("crop_quarantine")
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory):
+    """(definitions, root, result) of one run of the image table and the image stage."""
+    root = tmp_path_factory.mktemp("image_root")
+    generate(root / "raw", GeneratorConfig(scale=0.01, seed=11, width=96, height=128, workers=2), log=lambda _: None)
+    defs = build_definitions(root, SegmentationResource(model_home=str(root / "no_models")))
+    result = materialize(defs, STAGE, tags=IMAGE_RUN_TAGS)
+    assert result.success
+    return defs, root, result
+
+
+def checks(result) -> dict:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def files_under(folder: Path) -> set[str]:
+    return {str(p) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_every_image_is_segmented_and_cropped_into_the_artifact_store(stage):
+    defs, root, result = stage
+    images, segmented = defs.load_asset_value("image_table"), defs.load_asset_value("segmented_images")
+    cropped, image_set = defs.load_asset_value("cropped_images"), defs.load_asset_value("image_set")
+    seg_q, crop_q = defs.load_asset_value("segmentation_quarantine"), defs.load_asset_value("crop_quarantine")
     assert len(segmented) + len(seg_q) == len(images)
     assert len(cropped) + len(crop_q) == len(segmented)
-    assert set(segmented.backend) == {"grabcut"}
-    meta = result.asset_materializations_for_node("segmentation")[0].metadata
-    assert meta["backends"].value == {"grabcut": len(segmented)}
-    for path in cropped.output.head(10):
+    assert len(image_set) == len(cropped) and set(segmented.backend) == {"grabcut"}
+    assert set(segmented.partition) == set(image_partitions.get_partition_keys())
+    # Files live in the store, one folder per partition, and every file is named by a row.
+    assert files_under(root / "artifacts" / "segmented_images") == set(segmented.output)
+    assert files_under(root / "artifacts" / "cropped_images") == set(cropped.output)
+    assert all(Path(p).parent.name == part for p, part in zip(cropped.output, cropped.partition))
+    for path in image_set.crop.head(5):
         assert Image.open(path).size == (224, 224)
-    # Crops are centred on the figure: the middle column holds it, the corners are white padding.
-    sample = np.asarray(Image.open(cropped.output.iloc[0]))
+    sample = np.asarray(Image.open(image_set.crop.iloc[0]))  # centred on the figure, white padding
     assert not (sample[:, 100:124] >= 250).all()
+    assert checks(result)["image_set_complete"].passed
 
 
-def test_white_ratio_check_reports_bounds_and_outliers(images_run):
-    _, result = images_run
-    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["segmented_images_white_ratio_iqr"]
+def test_white_ratio_check_reports_bounds_and_outliers(stage):
+    _, _, result = stage
+    check = checks(result)["segmentation_outliers_white_ratio_iqr"]
     lo, hi = check.metadata["bounds"].value
-    assert lo < hi
-    assert check.passed == (check.metadata["outliers"].value == 0)
+    assert lo < hi and check.passed == (check.metadata["outliers"].value == 0)
 
 
-def test_rematerializing_touches_no_image(images_run):
-    defs, _ = images_run
-    cropped = defs.load_asset_value("cropped_images")
-    segmented = defs.load_asset_value("segmented_images")
-    stamps = {p: os.stat(p).st_mtime_ns for p in [*cropped.output, *segmented.output]}
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("images_job").execute_in_process(instance=instance)
+def test_rematerializing_touches_no_image(stage):
+    defs, root, _ = stage
+    stamps = {p: os.stat(p).st_mtime_ns for p in files_under(root / "artifacts")}
+    result = materialize(defs, STAGE, tags=IMAGE_RUN_TAGS)
     assert result.success
-    assert result.asset_materializations_for_node("segmentation")[0].metadata["report"].value["processed"] == 0
-    assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
+    assert result.asset_materializations_for_node("segmentation")[0].metadata["processed"].value == 0
+    assert {p: os.stat(p).st_mtime_ns for p in files_under(root / "artifacts")} == stamps
 
 
-def _partition_run(defs, partition_key, *assets):
-    job = defs.resolve_implicit_global_asset_job_def()
-    with dg.DagsterInstance.ephemeral() as instance:
-        return job.execute_in_process(instance=instance, partition_key=partition_key,
-                                      asset_selection=[dg.AssetKey(a) for a in assets], raise_on_error=False)
-
-
-def test_a_partition_run_touches_only_its_own_shard(images_run):
-    # What each run of a backfill does: one split × shard, incrementally, leaving the others alone.
-    defs, _ = images_run
+def test_a_partition_run_touches_only_its_own_partition(stage):
+    defs, root, _ = stage
     segmented = defs.load_asset_value("segmented_images")
-    shard = segmented[(segmented.split == "Train")
-                      & (segmented.file_name.map(lambda n: shard_of(n, IMAGE_SHARDS)) == 1)]
-    others = segmented.drop(shard.index)
-    assert len(shard) and len(others)
-    victim = shard.output.iloc[0]
-    os.remove(victim)
+    mine, others = segmented[segmented.partition == "Train-1"], segmented[segmented.partition != "Train-1"]
+    assert len(mine) and len(others)
+    os.remove(mine.output.iloc[0])
     stamps = {p: os.stat(p).st_mtime_ns for p in others.output}
-    result = _partition_run(defs, dg.MultiPartitionKey({"split": "Train", "shard": "1"}), "segmented_image_files")
+    result = materialize(defs, ["segmented_images", "segmentation_quarantine"], partition_key="Train-1")
     assert result.success
-    meta = result.asset_materializations_for_node("segmented_image_files")[0].metadata
-    assert list(meta["partitions"].value) == ["Train-1"]
-    assert meta["processed"].value == 1  # only the missing file was made again
-    assert os.path.exists(victim)
-    assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
+    meta = result.asset_materializations_for_node("segmentation")[0].metadata
+    assert meta["partitions"].value == ["Train-1"] and meta["processed"].value == 1
+    assert os.path.exists(mine.output.iloc[0])
+    assert {p: os.stat(p).st_mtime_ns for p in others.output} == stamps
+    after = defs.load_asset_value("segmented_images")
+    assert len(after) == len(segmented)  # the other partitions' rows are kept
 
 
-def test_gathering_refuses_a_missing_partition(images_run, tiny_root):
-    defs, _ = images_run
-    manifest = tiny_root / "images" / "partitions" / "segmented" / "Validation-2.json"
-    saved = manifest.read_bytes()
-    manifest.unlink()
+def test_a_changed_image_makes_its_partition_stale_and_the_check_names_it(stage):
+    defs, root, _ = stage
+    images = defs.load_asset_value("image_table")
+    target = images[images.split == "Validation"].iloc[0]
+    partition = f"Validation-{__import__('zlib').crc32(target.file_name.encode()) % IMAGE_SHARDS}"
+    path = Path(target.path)
+    original = path.read_bytes()
+    Image.open(path).transpose(Image.FLIP_LEFT_RIGHT).save(path, quality=90)  # new content, same name
     try:
-        with dg.DagsterInstance.ephemeral() as instance:
-            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-                instance=instance, asset_selection=[dg.AssetKey("segmented_images"), dg.AssetKey("segmentation_quarantine")],
-                raise_on_error=False)
-        assert not result.success
-        failure = result.failure_data_for_node("segmentation")
-        assert "Validation-2" in str(failure.error.message)
+        assert materialize(defs, ["image_table", "image_quarantine"]).success
+        result = materialize(defs, ["image_set"])  # the image stage itself was not rerun
+        check = checks(result)["image_set_complete"]
+        assert not check.passed and check.metadata["partitions"].value == [partition]
+        assert "materialize them" in check.description
     finally:
-        manifest.write_bytes(saved)
+        path.write_bytes(original)
+    assert materialize(defs, STAGE, tags=IMAGE_RUN_TAGS).success
 
 
-def test_jobs_cover_every_partition_and_backfills_fan_out(images_run):
-    defs, _ = images_run
+def test_a_deleted_source_image_leaves_no_file_or_row(stage):
+    defs, root, _ = stage
+    image_set = defs.load_asset_value("image_set")
+    gone = image_set[image_set.split == "Train"].iloc[0]
+    segmented = defs.load_asset_value("segmented_images").set_index("file_name")
+    seg_file = segmented.loc[gone.file_name, "output"]
+    leftover = Path(gone.crop).parent / f"{TEMP_PREFIX}0123456789abcdef.jpg"  # what a killed writer leaves
+    leftover.write_bytes(b"partial")
+    os.remove(gone.source_path if "source_path" in gone else defs.load_asset_value("image_table")
+              .set_index("file_name").loc[gone.file_name, "path"])
+    assert materialize(defs, STAGE, tags=IMAGE_RUN_TAGS).success
+    for table in ("image_table", "segmented_images", "cropped_images", "image_set"):
+        assert gone.file_name not in set(defs.load_asset_value(table).file_name), table
+    assert not os.path.exists(seg_file) and not os.path.exists(gone.crop) and not leftover.exists()
+    assert files_under(root / "artifacts" / "cropped_images") == set(defs.load_asset_value("cropped_images").output)
+
+
+def test_a_partitioned_asset_without_a_partition_says_how_to_run_it(stage):
+    defs, _, _ = stage
+    result = materialize(defs, ["segmented_images", "segmentation_quarantine"])
+    assert not result.success
+    message = str(result.failure_data_for_node("segmentation").error.message)
+    assert "partitioned by split × shard" in message and "images_job" in message
+
+
+def test_jobs_cover_every_partition_and_backfills_fan_out(stage):
+    defs, _, _ = stage
+    keys = image_partitions.get_partition_keys()
+    assert keys == [f"{s}-{k}" for s in ("Train", "Validation") for k in range(IMAGE_SHARDS)]
     for name in ("images_job", "full_pipeline_job"):
         tags = defs.resolve_job_def(name).tags
-        keys = image_partitions.get_partition_keys()
         assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (keys[0], keys[-1])
-    assert len(image_partitions.get_partition_keys()) == 2 * IMAGE_SHARDS
-    for asset in (segmented_image_files, cropped_image_files):
+    for asset in (segmentation, cropping):
         assert asset.backfill_policy.max_partitions_per_run == 1
-
-
-def test_a_partitioned_asset_without_a_partition_says_how_to_run_it(images_run):
-    defs, _ = images_run
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=instance, asset_selection=[dg.AssetKey("cropped_image_files")], raise_on_error=False)
-    assert not result.success
-    message = str(result.failure_data_for_node("cropped_image_files").error.message)
-    assert "partitioned by split × shard" in message and "images_job" in message

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from fashion_assets.core.classifier import TrainConfig, fit, load_classifier, predict_logits
+from fashion_assets.core.classifier import TrainConfig, fit, load_classifier
+from fashion_assets.core.inference import extract_features, infer, predict_logits
 from fashion_assets.core.training_batches import augment
 from fashion_assets.core.evaluation import per_class_report
 from fashion_assets.core.training_data import channel_stats, holdout_split, training_plan
@@ -64,12 +65,50 @@ def test_training_resumes_from_the_saved_epoch(toy, tmp_path):
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=stop_after_epoch_2)
+        fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=stop_after_epoch_2,
+            inputs_version="data-A")
     messages = []
-    result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=messages.append)
+    result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=messages.append,
+                 inputs_version="data-A")
     assert messages[0].startswith("resuming from epoch 2")
     assert [h["epoch"] for h in result["history"]] == [1, 2, 3]
     assert sum(m.startswith("epoch ") for m in messages) == 1  # only epoch 3 was trained again
+    # A finished run leaves nothing to resume: the next run trains every epoch and says why.
+    messages = []
+    fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=messages.append,
+        inputs_version="data-A")
+    assert messages[0] == "training afresh: no interrupted run to resume"
+    assert sum(m.startswith("epoch ") for m in messages) == 3
+
+
+def test_an_interrupted_run_on_other_data_is_not_resumed(toy, tmp_path):
+    x, y, tr, ho, mean, std = toy
+    cfg = TrainConfig(recipe="seed", epochs=2, batch_size=16, image_size=32, samples_per_epoch=64, patience=10)
+
+    def stop_after_epoch_1(msg):
+        if msg.startswith("epoch 1/"):
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=stop_after_epoch_1,
+            inputs_version="data-A")
+    messages = []
+    result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path,
+                 log=messages.append, inputs_version="data-B")
+    assert messages[0].startswith("training afresh: the interrupted run") and "other inputs or settings" in messages[0]
+    assert [h["epoch"] for h in result["history"]] == [1, 2]
+    assert not (tmp_path / "last.pt").exists()
+
+
+def test_one_inference_pass_gives_logits_and_the_features_before_the_head(toy, tmp_path):
+    x, y, tr, ho, mean, std = toy
+    model = resnet18(weights=None, num_classes=len(NAMES)).eval()
+    out = infer(model, x[:10], mean, std, torch.device("cpu"), batch_size=4, features=True)
+    feats = extract_features(model, x[:10], mean, std, torch.device("cpu"))
+    assert out["features"].shape == (10, 512) and feats.shape == (10, 512) and feats.dtype == np.float64
+    # The head applied to the features gives the logits: the features are what fc sees.
+    torch.testing.assert_close(model.fc(out["features"]), out["logits"], rtol=1e-4, atol=1e-4)
+    assert isinstance(model.fc, torch.nn.Linear)  # the model itself was not modified
 
 
 def test_unknown_recipe_lists_the_valid_ones():

@@ -1,0 +1,35 @@
+"""The raw folders as observable source assets: their data version is a fingerprint of the
+listing, so any added, removed or edited file marks the tables built from them stale (and,
+with automation on, re-materializes them)."""
+
+import time
+
+import dagster as dg
+
+from ..core.fingerprint import fingerprint
+from ..core.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
+from ..resources import DataRootResource
+
+GROUP = "tables"
+RAW_FOLDERS = {"raw_images": IMAGE_FOLDERS, "raw_labels": LABEL_FOLDERS}
+
+
+def observe_raw(data_root: DataRootResource, source: str, settle_seconds: float = 0.0):
+    """The fingerprint of one raw source's folders."""
+    return fingerprint([data_root.raw / f for f in RAW_FOLDERS[source].values()], time.time_ns(), settle_seconds)
+
+
+def _raw_source(name: str):
+    folders = " and ".join(f"raw/{f}" for f in RAW_FOLDERS[name].values())
+
+    @dg.observable_source_asset(name=name, group_name=GROUP,
+                                description=f"The folders {folders} (data version: a digest of their listing).")
+    def _observe(data_root: DataRootResource) -> dg.ObserveResult:
+        listing = observe_raw(data_root, name)
+        return dg.ObserveResult(data_version=dg.DataVersion(listing.digest), metadata={"entries": listing.entries})
+
+    return _observe
+
+
+raw_images = _raw_source("raw_images")
+raw_labels = _raw_source("raw_labels")

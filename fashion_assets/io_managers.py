@@ -1,0 +1,172 @@
+"""Where every asset is stored. Nothing else in the package decides a storage location.
+
+- Tables go to DuckDB (``<data root>/warehouse.duckdb``, schema ``fashion``) through Dagster's
+  DuckDB I/O manager, changed so that a table or a partition slice is replaced in **one
+  transaction** (a killed writer leaves the old rows, never an empty or half table; the stock
+  handler commits its DELETE and its write separately) and so that empty frames and changed
+  columns are stored too.
+- Image sets are tables whose rows name files in the artifact store. Their files live in the
+  folder the store gives the asset (and partition); after the table is committed, files no row
+  names any more (deleted or changed sources, temp files of a killed run) are removed.
+- Artifacts (a checkpoint, a feature matrix) are handles (``core.artifacts.Artifact``) stored as
+  JSON by :class:`ArtifactIOManager`; each materialization writes into its own version folder and
+  the handle is the commit point. Consumers receive the handle as an input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from dagster._core.storage.db_io_manager import DbIOManager
+from dagster_duckdb.io_manager import DuckDbClient
+from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from .core.artifacts import Artifact, prune_files, prune_versions
+from .core.atomic import write_text
+
+# Definition metadata of an image-set output: which column holds the files it owns.
+FILE_COLUMN = "file_column"
+HANDLE = "handle.json"
+KEEP_VERSIONS = 2  # the current version and the one before it
+
+
+def store_folder(root: str | Path, asset_key: dg.AssetKey, partition: str | None = None) -> Path:
+    """The one layout of the artifact store: <root>/<asset key path>[/<partition>]."""
+    folder = Path(root).joinpath(*asset_key.path)
+    return folder / partition if partition else folder
+
+
+def _slice_where(context: dg.OutputContext, column: str) -> str:
+    keys = ", ".join("'" + k.replace("'", "''") + "'" for k in context.asset_partition_keys)
+    return f'"{column}" IN ({keys})'
+
+
+class WarehouseClient(DuckDbClient):
+    @staticmethod
+    def delete_table_slice(context, table_slice, connection) -> None:
+        # The replacement happens in the type handler, in the transaction opened here, so that the
+        # old rows stay until the new ones are committed.
+        connection.execute("BEGIN TRANSACTION")
+
+
+class WarehouseTypeHandler(DuckDBPandasTypeHandler):
+    def __init__(self, artifact_root: str):
+        self.artifact_root = artifact_root
+
+    def handle_output(self, context: dg.OutputContext, table_slice, obj: pd.DataFrame, connection):
+        table = f"{table_slice.schema}.{table_slice.table}"
+        connection.register("_output_frame", obj)
+        try:
+            exists = connection.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [table_slice.schema, table_slice.table]).fetchone()[0]
+            if context.has_asset_partitions and exists:
+                # Other partitions' rows, then this slice's: one statement, columns matched by name
+                # (a column added by new code is NULL in older slices instead of an error).
+                keep = f"coalesce(NOT ({_slice_where(context, context.definition_metadata['partition_expr'])}), true)"
+                connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} WHERE {keep} "
+                                   "UNION ALL BY NAME SELECT * FROM _output_frame")
+            else:
+                connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _output_frame")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.unregister("_output_frame")
+        file_column = (context.definition_metadata or {}).get(FILE_COLUMN)
+        if file_column:
+            self._prune(context, obj, file_column)
+        return {"dagster/row_count": dg.MetadataValue.int(len(obj)), "dagster/storage_kind": "duckdb"}
+
+    def _prune(self, context: dg.OutputContext, obj: pd.DataFrame, column: str) -> None:
+        keep = set(obj[column].dropna()) if len(obj) else set()
+        partitions = context.asset_partition_keys if context.has_asset_partitions else [None]
+        removed = sum(len(prune_files(store_folder(self.artifact_root, context.asset_key, p), keep)) for p in partitions)
+        if removed:
+            context.log.info(f"removed {removed} files of {context.asset_key.to_user_string()} that no row names any more")
+
+
+class WarehouseIOManager(DuckDBPandasIOManager):
+    """DuckDB I/O manager for every table: one transaction per replacement; image-set file pruning."""
+
+    artifact_root: str = Field(default="", description="The artifact store's root (image-set files live there).")
+
+    def create_io_manager(self, context) -> DbIOManager:
+        return DbIOManager(db_client=WarehouseClient(), database=self.database, schema=self.schema_,
+                           type_handlers=[WarehouseTypeHandler(self.artifact_root)],
+                           default_load_type=pd.DataFrame, io_manager_name="WarehouseIOManager")
+
+
+class WarehouseResource(DuckDBResource):
+    """Read access to the warehouse for an asset that continues from its own previous rows
+    (incremental work: only new or changed inputs are processed)."""
+
+    table_schema: str = Field(default="fashion", description="Schema of the project's tables.")
+
+    def previous_rows(self, table: str, partitions: list[str] | None = None, column: str = "partition") -> pd.DataFrame:
+        """The stored rows of ``table`` (only the given partitions); empty when it does not exist."""
+        with self.get_connection() as conn:
+            exists = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+                                  "AND table_name = ?", [self.table_schema, table]).fetchone()[0]
+            if not exists:
+                return pd.DataFrame()
+            query = f"SELECT * FROM {self.table_schema}.{table}"
+            if partitions is not None:
+                query += f' WHERE "{column}" IN (SELECT unnest(?::VARCHAR[]))'
+                return conn.execute(query, [list(partitions)]).df()
+            return conn.execute(query).df()
+
+
+class ArtifactStore(dg.ConfigurableResource):
+    """Folders in the artifact store for the asset being materialized (producers only; consumers
+    receive a handle)."""
+
+    root: str = Field(description="Root folder of the artifact store, <data root>/artifacts.")
+
+    def folder(self, asset_key: dg.AssetKey, partition: str | None = None) -> Path:
+        path = store_folder(self.root, asset_key, partition)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def version_folder(self, context: dg.AssetExecutionContext) -> Path:
+        """A fresh folder for this materialization's files: <asset>/<run id>."""
+        return self.folder(context.asset_key, context.run_id.split("-")[0])
+
+    def work_folder(self, context: dg.AssetExecutionContext) -> Path:
+        """The asset's working folder that survives an interrupted run (resumable state)."""
+        return self.folder(context.asset_key, "work")
+
+
+class ArtifactIOManager(dg.ConfigurableIOManager):
+    """Stores :class:`Artifact` handles (JSON) per asset; the handle is the commit point. Older
+    version folders beyond the last ``KEEP_VERSIONS`` are removed."""
+
+    root: str = Field(description="Root folder of the artifact store, <data root>/artifacts.")
+
+    def handle_output(self, context: dg.OutputContext, obj: Artifact) -> None:
+        if not isinstance(obj, Artifact):
+            raise TypeError(f"{context.asset_key.to_user_string()} must return an Artifact handle, got {type(obj).__name__}")
+        folder = store_folder(self.root, context.asset_key)
+        handle = folder / HANDLE
+        previous = Artifact.from_json(handle.read_text()).version if handle.exists() else None
+        write_text(handle, obj.to_json())
+        prune_versions(folder, keep=[v for v in (obj.version, previous) if v][:KEEP_VERSIONS])
+        context.add_output_metadata({"path": dg.MetadataValue.path(obj.path), "version": obj.version,
+                                     "inputs_version": obj.inputs_version})
+
+    def load_input(self, context: dg.InputContext) -> Artifact:
+        key = context.upstream_output.asset_key if context.upstream_output else context.asset_key
+        handle = store_folder(self.root, key) / HANDLE
+        if not handle.exists():
+            raise FileNotFoundError(f"{key.to_user_string()} has no stored artifact ({handle} is missing): "
+                                    f"materialize {key.to_user_string()} first")
+        artifact = Artifact.from_json(handle.read_text())
+        if not Path(artifact.path).exists():
+            raise FileNotFoundError(f"{key.to_user_string()}'s artifact file {artifact.path} is missing "
+                                    "(removed by hand?): materialize it again")
+        return artifact
