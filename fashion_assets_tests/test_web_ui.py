@@ -1,7 +1,8 @@
 """The web UI as a user drives it: `dagster dev` on the project's definitions, a real headless
 Chromium (Debian's package, driven by Playwright — no browser download) opens the asset graph,
 launches a materialization of the table assets, waits for the run to succeed and reads the check
-results. Screenshots go to test-artifacts/web_ui/.
+results; after a new survey file is observed, the tables built from it are marked unsynced (stale);
+a backfill of the image partitions fans out. Screenshots go to test-artifacts/web_ui/.
 
 CI installs Chromium and Playwright (.ci/run), so there a missing browser is a failure; on a
 developer machine without them the test is skipped with the reason.
@@ -75,7 +76,15 @@ def _wait_until_loaded(base: str, proc: subprocess.Popen, log: Path, timeout: fl
 
 
 @pytest.fixture(scope="module")
-def web_ui(tmp_path_factory):
+def ui_data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ui_data_root")
+    generate(root / "raw", GeneratorConfig(scale=0.02, seed=7, width=96, height=128, faults=False, workers=2),
+             log=lambda _: None)
+    return root
+
+
+@pytest.fixture(scope="module")
+def web_ui(ui_data_root):
     """`dagster dev` on a fresh data root (clean tiny demo data) and a fresh instance; its URL."""
     missing = _missing()
     if missing:
@@ -83,9 +92,7 @@ def web_ui(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail(message + " (.ci/run installs them)")
         pytest.skip(message)
-    root = tmp_path_factory.mktemp("ui_data_root")
-    generate(root / "raw", GeneratorConfig(scale=0.02, seed=7, width=96, height=128, faults=False, workers=2),
-             log=lambda _: None)
+    root = ui_data_root
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
@@ -190,25 +197,57 @@ def test_materialize_tables_from_the_web_ui(web_ui):
     assert {"image_table", "label_table", "valid_labels", "leakage_report", "style_counts"} <= materialized
 
 
-def test_a_backfill_of_the_image_partitions_fans_out(web_ui):
-    """A backfill of segmented_image_files over every split × shard (what the asset's
-    "Materialize…" dialog launches) becomes one run per partition, all succeeding."""
+def _materialize_tables_if_needed(web_ui: str) -> None:
+    """The later tests need the tables (run alone, the first test has not made them)."""
     from dagster_graphql import DagsterGraphQLClient
-    from playwright.sync_api import expect
 
-    from fashion_assets.assets.images import image_partitions
-
-    latest = _graphql(web_ui, '{ assetOrError(assetKey: {path: ["image_table"]}) { ... on Asset { '
+    latest = _graphql(web_ui, '{ assetOrError(assetKey: {path: ["label_table"]}) { ... on Asset { '
                               'assetMaterializations(limit: 1) { runId } } } }')["assetOrError"]
-    if not latest.get("assetMaterializations"):  # run on its own: the partitions read image_table
+    if not latest.get("assetMaterializations"):
         host, port = web_ui.removeprefix("http://").split(":")
         run_id = DagsterGraphQLClient(host, port_number=int(port)).submit_job_execution(
             "tables_job", repository_location_name=LOCATION)
         assert _wait_for_run(web_ui, run_id) == "SUCCESS"
 
+
+def test_a_new_survey_file_marks_the_tables_built_from_it_unsynced(web_ui, ui_data_root):
+    """A user drops a survey file into the label folder and observes the source (the button on
+    raw_labels' page; raw_data_sensor does the same when switched on): the graph marks the label
+    tables unsynced — stale — and the image tables, which did not change, stay synced."""
+    from playwright.sync_api import expect
+
+    _materialize_tables_if_needed(web_ui)
+    folder = ui_data_root / "raw" / "validation_label"
+    template = sorted(folder.glob("*.json"))[0]
+    (folder / template.name.replace(".json", "9.json")).write_bytes(template.read_bytes())
+    with _browser_page() as page:
+        page.goto(f"{web_ui}/assets/raw_labels")
+        _dismiss_welcome(page)
+        page.get_by_role("button", name="Observe").click()
+        expect(page.get_by_text(re.compile(r"Launched run"))).to_be_visible(timeout=30_000)
+        run_id = page.locator("a[href^='/runs/']").first.get_attribute("href").rsplit("/", 1)[-1]
+        assert _wait_for_run(web_ui, run_id) == "SUCCESS"
+        page.goto(f"{web_ui}/locations/{LOCATION}/asset-groups/tables")
+        expect(page.get_by_text("label_table", exact=True).first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text(re.compile(r"^Unsynced")).first).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "07_unsynced_after_new_survey_file.png")
+    stale = _graphql(web_ui, '{ assetNodes { assetKey { path } staleStatus } }')["assetNodes"]
+    status = {n["assetKey"]["path"][-1]: n["staleStatus"] for n in stale}
+    assert status["label_table"] == status["label_quarantine"] == "STALE"
+    assert status["image_table"] == "FRESH"
+
+
+def test_a_backfill_of_the_image_partitions_fans_out(web_ui):
+    """A backfill of segmented_images over every split × shard (what the asset's "Materialize…"
+    dialog launches) becomes one run per partition, all succeeding."""
+    from playwright.sync_api import expect
+
+    from fashion_assets.assets.images import image_partitions
+
+    _materialize_tables_if_needed(web_ui)
     launched = _graphql(web_ui, 'mutation { launchPartitionBackfill(backfillParams: {allPartitions: true, '
-                                'assetSelection: [{path: ["segmented_image_files"]}]}) { __typename '
-                                '... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }')
+                                'assetSelection: [{path: ["segmented_images"]}, {path: ["segmentation_quarantine"]}]}) '
+                                '{ __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }')
     backfill_id = launched["launchPartitionBackfill"].get("backfillId")
     assert backfill_id, launched
     deadline, status = time.monotonic() + 2 * RUN_TIMEOUT_S, None
@@ -221,7 +260,7 @@ def test_a_backfill_of_the_image_partitions_fans_out(web_ui):
     runs = _graphql(web_ui, f'{{ runsOrError(filter: {{tags: [{{key: "dagster/backfill", value: "{backfill_id}"}}]}}) '
                             f'{{ ... on Runs {{ results {{ status tags {{ key value }} }} }} }} }}')["runsOrError"]["results"]
     def partition_of(run) -> str:
-        # A multi-partition run is tagged with a one-key range (or dagster/partition).
+        # A partition run is tagged with dagster/partition (or a one-key range).
         tags = {t["key"]: t["value"] for t in run["tags"]}
         if "dagster/partition" in tags:
             return tags["dagster/partition"]
@@ -236,9 +275,9 @@ def test_a_backfill_of_the_image_partitions_fans_out(web_ui):
     with _browser_page() as page:
         page.goto(f"{web_ui}/runs/b/{backfill_id}")
         _dismiss_welcome(page)
-        expect(page.get_by_text("segmented_image_files").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("segmented_images").first).to_be_visible(timeout=30_000)
         expect(page.get_by_text("100% completed").first).to_be_visible(timeout=30_000)
         page.screenshot(path=ARTIFACTS / "05_backfill.png")
-        page.goto(f"{web_ui}/assets/segmented_image_files?view=partitions")
+        page.goto(f"{web_ui}/assets/segmented_images?view=partitions")
         expect(page.get_by_text("Materialized (8)").first).to_be_visible(timeout=30_000)
         page.screenshot(path=ARTIFACTS / "06_partitions.png")
