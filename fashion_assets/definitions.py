@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from . import jobs, sensors
+from . import jobs, runs, sensors
 from .assets import classifier, crops, images, preferences, product_models, products, sources, tables
 from .io_managers import ArtifactIOManager, ArtifactStore, WarehouseIOManager, WarehouseResource
 from .resources import (CatalogueResource, DataRootResource, SegmentationResource, TorchDeviceResource,
@@ -27,7 +27,7 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         jobs=jobs.ALL_JOBS,
-        sensors=[sensors.raw_data_sensor, sensors.automation_sensor],
+        sensors=[sensors.raw_data_sensor, sensors.automation_sensor, runs.dead_run_sensor],
         executor=executor,
         resources={
             "data_root": root,

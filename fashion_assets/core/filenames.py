@@ -19,8 +19,14 @@ from .vocabulary import ERA_YEARS, PREFIXES, SEXES, class_label, is_known_class,
 IMAGE_PATTERN = "{W|T}_{imageID}_{era}_{style}_{sex}.jpg"
 LABEL_PATTERN = "{W|T}_{imageID}_{era}_{style}_{sex}_{surveyID}.json"
 
-_IMAGE_RE = re.compile(r"([WT])_(\d{5})_(\d{2})_([a-z]+)_([WM])\.jpe?g", re.IGNORECASE)
-_LABEL_RE = re.compile(r"([WT])_(\d{5})_(\d{2})_([a-z]+)_([WM])_(\d+)\.json", re.IGNORECASE)
+# Canonical names only, ASCII digits only ("\d" would accept full-width and other Unicode digits).
+# Labels join images on the exact image file name, so a name that differs only in case or in its
+# extension (W_…_m.JPG, .jpeg) is quarantined with the canonical name to rename it to, never kept
+# as an image no label can reach.
+_IMAGE_RE = re.compile(r"([WT])_([0-9]{5})_([0-9]{2})_([a-z]+)_([WM])\.jpg")
+_LABEL_RE = re.compile(r"([WT])_([0-9]{5})_([0-9]{2})_([a-z]+)_([WM])_([0-9]+)\.json")
+_IMAGE_ANY_CASE = re.compile(r"([WT])_([0-9]{5})_([0-9]{2})_([a-z]+)_([WM])\.jpe?g", re.IGNORECASE)
+_LABEL_ANY_CASE = re.compile(r"([WT])_([0-9]{5})_([0-9]{2})_([a-z]+)_([WM])_([0-9]+)\.json", re.IGNORECASE)
 
 
 class FilenameError(ValueError):
@@ -60,7 +66,7 @@ def _diagnose(name: str, stem: str, n_parts: int, pattern: str) -> str:
     prefix, image_id, era, style, sex = parts[:5]
     if prefix.upper() not in PREFIXES:
         return f"prefix {prefix!r} is not W or T"
-    if not (len(image_id) == 5 and image_id.isdigit()):
+    if not (len(image_id) == 5 and image_id.isascii() and image_id.isdigit()):
         return f"imageID {image_id!r} is not 5 digits"
     if era not in ERA_YEARS:
         return f"era {era!r} is not one of {sorted(ERA_YEARS)}"
@@ -68,7 +74,7 @@ def _diagnose(name: str, stem: str, n_parts: int, pattern: str) -> str:
         return f"style {style!r} is not alphabetic"
     if sex.upper() not in SEXES:
         return f"sex {sex!r} is not W or M"
-    if n_parts == 6 and not parts[5].isdigit():
+    if n_parts == 6 and not (parts[5].isascii() and parts[5].isdigit()):
         return f"surveyID {parts[5]!r} is not numeric"
     return f"does not match {pattern}"
 
@@ -78,16 +84,26 @@ def _build(match: re.Match, name: str, survey_id: str | None) -> ParsedName:
     if era not in ERA_YEARS:
         raise FilenameError(f"era {era!r} is not one of {sorted(ERA_YEARS)}")
     return ParsedName(
-        file_name=name, prefix=prefix.upper(), image_id=image_id, era=era,
-        style=normalise_style(style_raw), style_raw=style_raw, sex=sex.upper(),
+        file_name=name, prefix=prefix, image_id=image_id, era=era,
+        style=normalise_style(style_raw), style_raw=style_raw, sex=sex,
         survey_id=survey_id,
     )
+
+
+def _not_canonical(match: re.Match, extension: str) -> FilenameError:
+    prefix, image_id, era, style, sex = match.group(1, 2, 3, 4, 5)
+    survey = f"_{match.group(6)}" if match.re.groups == 6 else ""
+    canonical = f"{prefix.upper()}_{image_id}_{era}_{style.lower()}_{sex.upper()}{survey}{extension}"
+    return FilenameError(f"not in the canonical form (upper-case prefix and sex, lower-case style, '{extension}'): "
+                         f"rename it to {canonical}")
 
 
 def parse_image_name(name: str) -> ParsedName:
     """Parse an image file name; raise FilenameError naming the broken part."""
     match = _IMAGE_RE.fullmatch(name)
     if match is None:
+        if (loose := _IMAGE_ANY_CASE.fullmatch(name)) is not None:
+            raise _not_canonical(loose, ".jpg")
         if not name.lower().endswith((".jpg", ".jpeg")):
             raise FilenameError("extension is not .jpg")
         raise FilenameError(_diagnose(name, name.rsplit(".", 1)[0], 5, IMAGE_PATTERN))
@@ -98,6 +114,8 @@ def parse_label_name(name: str) -> ParsedName:
     """Parse a survey-label file name; raise FilenameError naming the broken part."""
     match = _LABEL_RE.fullmatch(name)
     if match is None:
+        if (loose := _LABEL_ANY_CASE.fullmatch(name)) is not None:
+            raise _not_canonical(loose, ".json")
         if not name.lower().endswith(".json"):
             raise FilenameError("extension is not .json")
         raise FilenameError(_diagnose(name, name[: -len(".json")], 6, LABEL_PATTERN))

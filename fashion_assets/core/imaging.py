@@ -10,12 +10,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .atomic import atomic_path
 
 WHITE_LEVEL = 250  # a pixel is white when all channels are >= 250 (JPEG pulls pure white to ~236..255)
 MIN_SIDE = 32  # smaller inputs cannot hold a recognisable figure
+EXIF_ORIENTATION = 0x0112
 
 
 class ImageProblem(ValueError):
@@ -23,11 +24,12 @@ class ImageProblem(ValueError):
 
 
 def decode_rgb(path: Path, min_side: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
-    """Decode an image as RGB, at reduced size when ``min_side`` allows it.
+    """Decode an image as RGB, upright (EXIF orientation applied), at reduced size when
+    ``min_side`` allows it.
 
     JPEG draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale directly, which is several
     times faster for large photos; the decoded image keeps its shorter side >= ``min_side``.
-    Returns (array, original (width, height)).
+    Returns (array, original (width, height) as displayed).
     """
     try:
         im = Image.open(path)
@@ -38,6 +40,10 @@ def decode_rgb(path: Path, min_side: int = 0) -> tuple[np.ndarray, tuple[int, in
             scale = min(size) / min_side
             if scale >= 2:
                 im.draft("RGB", (size[0] // int(scale), size[1] // int(scale)))
+        # A photo taken sideways is stored sideways with an EXIF note: turn it upright first.
+        if im.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+            size = size[::-1]
+        im = ImageOps.exif_transpose(im)
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
             # Transparent pixels are background: composite onto white rather than black.
             rgba = im.convert("RGBA")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -19,6 +21,7 @@ import pandas as pd
 from PIL import Image
 
 from .filenames import FilenameError, parse_image_name, parse_label_name
+from .imaging import EXIF_ORIENTATION
 
 IMAGE_FOLDERS = {"Train": "training_image", "Validation": "validation_image"}
 LABEL_FOLDERS = {"Train": "training_label", "Validation": "validation_label"}
@@ -28,12 +31,30 @@ SURVEY_FIELDS = ("Q1", "Q2", "Q3", "Q411", "Q412", "Q413", "Q414", *(f"Q42{k:02d
 NAME_COLUMNS = ["file_name", "split", "prefix", "image_id", "era", "style", "style_raw", "sex", "class_label", "style_known"]
 
 
-def list_files(folder: Path) -> list[str]:
-    """File names in a folder, sorted; a missing folder is an error that names it."""
+def list_entries(folder: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """(regular file names, [(other entry, why it is not used)]) of a folder, sorted: every entry
+    is one or the other. A missing folder is an error that names it."""
     if not folder.is_dir():
         raise FileNotFoundError(f"expected folder {folder} (see data/README.md for the raw layout)")
+    files, others = [], []
     with os.scandir(folder) as it:
-        return sorted(e.name for e in it if e.is_file() and not e.name.startswith("."))
+        for e in it:
+            if e.name.startswith("."):
+                others.append((e.name, "hidden entry (name starts with '.'); not read"))
+            elif e.is_file():  # follows symbolic links: a link to a file is that file
+                files.append(e.name)
+            elif e.is_symlink():
+                others.append((e.name, f"broken symbolic link (to {os.readlink(e.path)})"))
+            elif e.is_dir():
+                others.append((e.name, "a sub-folder; the raw layout has files only, sub-folders are not read"))
+            else:
+                others.append((e.name, "not a regular file"))
+    return sorted(files), sorted(others)
+
+
+def list_files(folder: Path) -> list[str]:
+    """Regular file names in a folder, sorted."""
+    return list_entries(folder)[0]
 
 
 def _name_row(parsed, split: str) -> dict:
@@ -43,7 +64,11 @@ def _name_row(parsed, split: str) -> dict:
 
 
 def inspect_jpeg(path: Path) -> dict:
-    """Header facts and content hash of one image file; raises ValueError saying what is wrong."""
+    """Header facts and content hash of one image file; raises ValueError saying what is wrong.
+
+    The image data is decoded (at 1/8 scale: cheap) so that a file cut short is caught wherever it
+    ends, while bytes after the end-of-image marker (phones' "motion photo" trailers) are fine.
+    Width and height are as displayed, after the EXIF orientation."""
     data = path.read_bytes()
     if not data:
         raise ValueError("empty file")
@@ -52,11 +77,19 @@ def inspect_jpeg(path: Path) -> dict:
     try:
         with Image.open(io.BytesIO(data)) as im:
             width, height, mode = im.width, im.height, im.mode
+            orientation = int(im.getexif().get(EXIF_ORIENTATION, 1))
+            im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            im.load()
+    except OSError as exc:
+        if "truncated" in str(exc):
+            raise ValueError(f"truncated JPEG (the image data ends early: {exc})") from exc
+        raise ValueError(f"not a readable JPEG ({exc})") from exc
     except Exception as exc:  # PIL raises many types for bad headers
         raise ValueError(f"not a readable JPEG ({exc})") from exc
-    if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise ValueError("truncated JPEG (no end-of-image marker)")
-    return dict(width=width, height=height, mode=mode, bytes=len(data), sha1=hashlib.sha1(data).hexdigest())
+    if orientation in (5, 6, 7, 8):  # rotated by 90°: displayed with width and height swapped
+        width, height = height, width
+    return dict(width=width, height=height, mode=mode, orientation=orientation, bytes=len(data),
+                sha1=hashlib.sha1(data).hexdigest())
 
 
 def scan_images(raw: Path, threads: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -64,7 +97,9 @@ def scan_images(raw: Path, threads: int = 4) -> tuple[pd.DataFrame, pd.DataFrame
     rows, quarantine = [], []
     todo = []
     for split, folder in IMAGE_FOLDERS.items():
-        for name in list_files(raw / folder):
+        names, others = list_entries(raw / folder)
+        quarantine += [dict(split=split, folder=folder, file_name=n, reason=why) for n, why in others]
+        for name in names:
             try:
                 todo.append((_name_row(parse_image_name(name), split), raw / folder / name))
             except FilenameError as exc:
@@ -80,7 +115,7 @@ def scan_images(raw: Path, threads: int = 4) -> tuple[pd.DataFrame, pd.DataFrame
     with ThreadPoolExecutor(threads) as pool:  # hashing and file reads release the GIL
         for row, bad in pool.map(inspect, todo):
             (rows if row else quarantine).append(row or bad)
-    columns = NAME_COLUMNS + ["path", "width", "height", "mode", "bytes", "sha1"]
+    columns = NAME_COLUMNS + ["path", "width", "height", "mode", "orientation", "bytes", "sha1"]
     return pd.DataFrame(rows, columns=columns), pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)
 
 
@@ -96,7 +131,37 @@ def _int_field(container: dict, key: str, path: str, required: bool):
     value = container[key]
     if not isinstance(value, int) or isinstance(value, bool):
         raise LabelError(f"field {path} is {value!r}, not an integer")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise LabelError(f"field {path} is {value}, outside the 64-bit integer range")
     return value
+
+
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_KEY_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"\s*:')
+
+
+def _count_keys(obj) -> int:
+    if isinstance(obj, dict):
+        return len(obj) + sum(_count_keys(v) for v in obj.values())
+    if isinstance(obj, list):
+        return sum(_count_keys(v) for v in obj)
+    return 0
+
+
+def _duplicate_key(data: bytes) -> str | None:
+    """The first key that occurs twice in one object (orjson silently keeps the last value)."""
+    found: list[str] = []
+
+    def pairs_hook(pairs):
+        seen: dict = {}
+        for k, v in pairs:
+            if k in seen and not found:
+                found.append(f"{k!r} (values {seen[k]!r} and {v!r})")
+            seen[k] = v
+        return dict(pairs)
+
+    json.loads(data, object_pairs_hook=pairs_hook)
+    return found[0] if found else None
 
 
 def parse_label_document(data: bytes) -> tuple:
@@ -107,6 +172,10 @@ def parse_label_document(data: bytes) -> tuple:
         raise LabelError(f"malformed JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise LabelError("malformed JSON (top level is not an object)")
+    # Fast check: as many "key": tokens as parsed keys. Only when they differ (a duplicate key, or
+    # a string value that contains '":') is the document parsed again key by key.
+    if len(_KEY_TOKEN.findall(data)) != _count_keys(doc) and (dup := _duplicate_key(data)):
+        raise LabelError(f"duplicate key {dup}: which answer is meant is unknown")
     user, item = doc.get("user"), doc.get("item")
     if not isinstance(user, dict):
         raise LabelError("missing field user.R_id")
@@ -158,11 +227,14 @@ INT_COLUMNS = ["E_id", *USER_FIELDS, *SURVEY_FIELDS]
 def scan_labels(raw: Path, workers: int | None = None, chunk_size: int = 4000,
                 progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(label_table, quarantine) for both label folders under ``raw``."""
-    todo = [(split, str(raw / folder), name)
-            for split, folder in LABEL_FOLDERS.items() for name in list_files(raw / folder)]
+    todo, bad = [], []
+    for split, folder in LABEL_FOLDERS.items():
+        names, others = list_entries(raw / folder)
+        todo += [(split, str(raw / folder), name) for name in names]
+        bad += [(split, folder, name, why) for name, why in others]
     chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)] or [[]]
     workers = workers or os.cpu_count() or 1
-    tables, bad, done = [], [], 0
+    tables, done = [], 0
     pool = ProcessPoolExecutor(workers) if workers > 1 and len(chunks) > 1 else None
     try:
         for table, chunk_bad in (pool.map(_parse_label_chunk, chunks) if pool else map(_parse_label_chunk, chunks)):
