@@ -119,6 +119,7 @@ class RembgSegmenter:
         from rembg import new_session
 
         path = find_model_file(model, model_home)
+        ort.disable_telemetry_events()  # no network use at run time (see fashion_assets/__init__.py)
         if model_home:
             # rembg resolves models under U2NET_HOME first; point it at the configured folder.
             os.environ["U2NET_HOME"] = str(Path(model_home))
