@@ -14,8 +14,7 @@ from ..core.artifacts import content_version
 from ..core.cropping import crop_images
 from ..core.images import account_images
 from ..io_managers import ArtifactStore, WarehouseResource
-from .images import (GROUP, PARTITIONED_IMAGE_SET, PARTITIONED_TABLE, PER_PARTITION, image_partitions, partition_of,
-                     run_partitions, workers_or_cores)
+from .images import GROUP, image_step, partition_of, run_partitions, workers_or_cores
 from .metadata import markdown, table_metadata
 
 
@@ -24,18 +23,10 @@ class CropConfig(dg.Config):
     workers: int = Field(default=0, description="Worker processes; 0 = one per core.")
 
 
-@dg.multi_asset(
-    outs={
-        "cropped_images": dg.AssetOut(
-            description="The partition's segmented figures cropped to their bounding box, width padded with white, "
-                        "resized to size×size: one row per image with the crop file and the box in source pixels.",
-            group_name=GROUP, kinds={"duckdb", "opencv"}, metadata=PARTITIONED_IMAGE_SET, code_version="2"),
-        "crop_quarantine": dg.AssetOut(
-            description="Segmented images of the partition that could not be cropped (blank, too small), with the reason.",
-            group_name=GROUP, kinds={"duckdb"}, metadata=PARTITIONED_TABLE, code_version="2"),
-    },
-    partitions_def=image_partitions, backfill_policy=PER_PARTITION,
-)
+@image_step("cropped_images", "The partition's segmented figures cropped to their bounding box, width padded with "
+                              "white, resized to size×size: one row per image with the crop file and the box in source pixels.",
+            "crop_quarantine", "Segmented images of the partition that could not be cropped (blank, too small), with the reason.",
+            kind="opencv")
 def cropping(context: dg.AssetExecutionContext, config: CropConfig, warehouse: WarehouseResource,
              artifact_store: ArtifactStore, segmented_images: pd.DataFrame, segmentation_outliers: pd.DataFrame):
     """Crop one split × shard's segmented images (the redone file where an outlier was redone).

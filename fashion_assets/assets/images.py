@@ -57,23 +57,25 @@ class WorkersConfig(dg.Config):
     workers: int = Field(default=0, description="Worker processes (one model session each); 0 = one per core.")
 
 
+def image_step(images: str, images_about: str, quarantine: str, quarantine_about: str, kind: str):
+    """A partitioned per-image step: its image set (table + files) and its quarantine table."""
+    return dg.multi_asset(
+        outs={images: dg.AssetOut(description=images_about, group_name=GROUP, kinds={"duckdb", kind},
+                                  metadata=PARTITIONED_IMAGE_SET, code_version="2"),
+              quarantine: dg.AssetOut(description=quarantine_about, group_name=GROUP, kinds={"duckdb"},
+                                      metadata=PARTITIONED_TABLE, code_version="2")},
+        partitions_def=image_partitions, backfill_policy=PER_PARTITION)
+
+
 def _settings(segmenter: SegmentationResource) -> SegmentationSettings:
     return SegmentationSettings(primary=segmenter.primary_model, secondary=segmenter.secondary_model or None,
                                 model_home=segmenter.model_home, max_side=segmenter.max_side)
 
 
-@dg.multi_asset(
-    outs={
-        "segmented_images": dg.AssetOut(
-            description="Background-removed copies (white background), one row per image of the partition: "
-                        "source hash, output file, backend, white ratio.",
-            group_name=GROUP, kinds={"duckdb", "onnx"}, metadata=PARTITIONED_IMAGE_SET, code_version="2"),
-        "segmentation_quarantine": dg.AssetOut(
-            description="Images of the partition that could not be decoded or segmented, with the reason.",
-            group_name=GROUP, kinds={"duckdb"}, metadata=PARTITIONED_TABLE, code_version="2"),
-    },
-    partitions_def=image_partitions, backfill_policy=PER_PARTITION,
-)
+@image_step("segmented_images", "Background-removed copies (white background), one row per image of the partition: "
+                                "source hash, output file, backend, white ratio.",
+            "segmentation_quarantine", "Images of the partition that could not be decoded or segmented, with the reason.",
+            kind="onnx")
 def segmentation(context: dg.AssetExecutionContext, config: WorkersConfig, segmenter: SegmentationResource,
                  warehouse: WarehouseResource, artifact_store: ArtifactStore, image_table: pd.DataFrame):
     """Remove the background of one split × shard's images: rembg when its model file is present,

@@ -153,3 +153,19 @@ def test_jobs_cover_every_partition_and_backfills_fan_out(stage):
         assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (keys[0], keys[-1])
     for asset in (segmentation, cropping):
         assert asset.backfill_policy.max_partitions_per_run == 1
+
+
+def test_all_images_of_a_partition_deleted_leaves_no_file_behind(stage):
+    defs, root, _ = stage
+    table = defs.load_asset_value("image_set")
+    victims = table[table.partition == "Validation-3"]
+    assert len(victims)
+    paths = defs.load_asset_value("image_table").set_index(["split", "file_name"]).path
+    for name in victims.file_name:
+        os.remove(paths[("Validation", name)])
+    assert materialize(defs, STAGE, tags=IMAGE_RUN_TAGS).success
+    for asset in ("segmented_images", "cropped_images"):
+        assert "Validation-3" not in set(defs.load_asset_value(asset).partition)
+        assert not files_under(root / "artifacts" / asset / "Validation-3")
+    image_set = defs.load_asset_value("image_set")
+    assert len(image_set) and "Validation-3" not in set(image_set.partition)
