@@ -7,12 +7,11 @@ from pathlib import Path
 import dagster as dg
 
 from . import jobs, runs, sensors
-from .assets import classifier, crops, images, preferences, product_models, products, sources, tables
+from .assets import ASSET_MODULES
 from .io_managers import ArtifactIOManager, ArtifactStore, WarehouseIOManager, WarehouseResource
 from .resources import (CatalogueResource, DataRootResource, SegmentationResource, TorchDeviceResource,
                         catalogue_root_from_env, data_root_from_env)
 
-ASSET_MODULES = [sources, tables, images, crops, classifier, preferences, products, product_models]
 WAREHOUSE_SCHEMA = "fashion"
 
 
@@ -20,7 +19,11 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
                       catalogue_root: str | Path | None = None,
                       executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
     """Definitions over one data root (tests build their own over a temporary folder).
-    ``executor``: None = Dagster's multiprocess executor; definitions_k8s passes dagster-k8s's."""
+
+    ``executor``: None = in-process (one Python process per run: a step costs no process start —
+    about 9 s of imports each on the 2-core machine — and the heavy steps parallelise inside,
+    with their own worker pools and torch threads; benchmarks/run_overhead.py measures both);
+    definitions_k8s passes dagster-k8s's executor (a pod per step)."""
     root = DataRootResource(root=str(data_root))
     artifacts = str(root.artifacts)
     return dg.Definitions(
@@ -28,7 +31,7 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         jobs=jobs.ALL_JOBS,
         sensors=[sensors.raw_data_sensor, sensors.automation_sensor, runs.dead_run_sensor],
-        executor=executor,
+        executor=executor or dg.in_process_executor,
         resources={
             "data_root": root,
             "segmenter": segmenter or SegmentationResource(),

@@ -137,6 +137,12 @@ class ArtifactStore(dg.ConfigurableResource):
         """A fresh folder for this materialization's files: <asset>/<run id>."""
         return self.folder(context.asset_key, context.run_id.split("-")[0])
 
+    def current(self, asset_key: dg.AssetKey) -> Artifact | None:
+        """The asset's own stored handle, if any (a producer deciding whether its inputs changed)."""
+        handle = store_folder(self.root, asset_key) / HANDLE
+        artifact = Artifact.from_json(handle.read_text()) if handle.exists() else None
+        return artifact if artifact and Path(artifact.path).exists() else None
+
     def work_folder(self, context: dg.AssetExecutionContext) -> Path:
         """The asset's working folder that survives an interrupted run (resumable state)."""
         return self.folder(context.asset_key, "work")

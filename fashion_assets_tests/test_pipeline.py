@@ -1,27 +1,44 @@
-"""Smoke test: the whole graph on tiny data with planted faults, as `make run` runs it."""
+"""Smoke test: the whole graph on tiny data with planted faults, as `make run` runs it; then new
+survey answers refresh the predictions incrementally, equal to a full recompute."""
+
+import json
+import shutil
 
 import dagster as dg
 import numpy as np
+import pytest
 
+from fashion_assets.assets.preference_models import load_fit
 from fashion_assets.core.features import load_feature_matrix
+from fashion_assets.core.preference_methods import ORDER, score_methods
+from fashion_assets.core.preferences import encode
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import SegmentationResource
 
 CONFIG = {"ops": {"style_classifier": {"config": {"image_size": 32, "epochs": 4, "samples_per_epoch": 256,
                                                   "batch_size": 16}},
-                  "preference_models": {"config": {"autoencoder_epochs": 5}}}}
+                  "preference_model": {"config": {"autoencoder_epochs": 5}}}}
+LABEL_CHAIN = ["label_table", "label_quarantine", "valid_labels", "preference_model", "preference_predictions",
+               "preference_metrics"]
 
 
-def test_the_whole_graph_on_tiny_data_with_faults(tiny_root, tmp_path):
-    defs = build_definitions(tiny_root, SegmentationResource(model_home=str(tmp_path / "no_models")))
+@pytest.fixture(scope="module")
+def pipeline(tiny_root, tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    shutil.copytree(tiny_root / "raw", root / "raw")
+    defs = build_definitions(root, SegmentationResource(model_home=str(root / "no_models")))
     with dg.DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def("full_pipeline_job").execute_in_process(instance=instance, run_config=CONFIG)
+    return root, defs, result
+
+
+def test_the_whole_graph_on_tiny_data_with_faults(pipeline):
+    _, defs, result = pipeline
     assert result.success
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["image_set_complete"].passed and checks["style_classifier_beats_chance"].passed
     image_set = defs.load_asset_value("image_set")
-    handle = result.output_for_node("feature_matrix")
-    fm = load_feature_matrix(handle.path)
+    fm = load_feature_matrix(result.output_for_node("feature_matrix").path)
     assert fm.features.shape == (image_set.sha1.nunique(), 512) and len(fm.index) == len(image_set)
     neighbours = defs.load_asset_value("image_neighbours")
     assert (neighbours.sha1 != neighbours.neighbour_sha1).all()
@@ -33,3 +50,50 @@ def test_the_whole_graph_on_tiny_data_with_faults(tiny_root, tmp_path):
     preds = defs.load_asset_value("preference_predictions")
     assert {"seed_score", "stacked_honest_predicted", "unseen", "actual"} <= set(preds.columns)
     assert np.isfinite(preds.stacked_honest_score).all()
+
+
+def _refresh(defs):
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(list(defs.assets), selection=LABEL_CHAIN, resources=defs.resources, instance=instance,
+                                run_config={"ops": {"preference_model": {"config": {"autoencoder_epochs": 5}}}})
+    assert result.success
+    return result
+
+
+def _copy_answer(root, folder: str, valid, split: str, suffix: str):
+    """A new survey file: an existing valid answer of ``split`` under a new survey ID."""
+    name = valid[valid.split == split].file_name.iloc[0]
+    (root / "raw" / folder / name.replace(".json", f"{suffix}.json")).write_bytes((root / "raw" / folder / name).read_bytes())
+
+
+def test_new_answers_refresh_the_predictions_incrementally_as_a_full_recompute_would(pipeline):
+    root, defs, _ = pipeline
+    before = defs.load_asset_value("preference_predictions")
+    _copy_answer(root, "validation_label", defs.load_asset_value("valid_labels"), "Validation", "8")
+    result = _refresh(defs)
+    model_meta = result.asset_materializations_for_node("preference_model")[0].metadata
+    assert model_meta["refitted"].value is False  # validation answers only: the fit is kept
+    meta = result.asset_materializations_for_node("preference_models")[0].metadata
+    assert meta["answers_scored_now"].value == 1
+    preds = defs.load_asset_value("preference_predictions")
+    assert len(preds) == len(before) + 1
+    # Stored scores equal scoring every answer again with the same fit.
+    fit = load_fit(result.output_for_node("preference_model").path)
+    fm = load_feature_matrix(json.loads((root / "artifacts" / "feature_matrix" / "handle.json").read_text())["path"])
+    rows = dict(zip(fm.index.split + "/" + fm.index.file_name, fm.index.row))
+    valid = defs.load_asset_value("valid_labels").assign(like=lambda d: (d.Q5 == 2).astype(int),
+                                                        image=lambda d: d.split + "/" + d.jpg_name)
+    valid = valid[valid.image.isin(rows)]
+    train = valid[valid.split == "Train"]
+    test = valid[valid.split == "Validation"].set_index(["file_name", "R_id", "jpg_name"]).loc[
+        list(zip(preds.file_name, preds.R_id, preds.jpg_name))].reset_index()
+    e_train, e_test = encode(train, test, rows, column="image")
+    full = score_methods(fm.features, fit, e_train, e_test)
+    for method in ORDER:
+        np.testing.assert_allclose(preds[f"{method}_score"], full[method], rtol=0, atol=1e-9, err_msg=method)
+    # A new training answer changes what the methods learn from: refitted, and it says so.
+    _copy_answer(root, "training_label", defs.load_asset_value("valid_labels"), "Train", "9")
+    result = _refresh(defs)
+    assert result.asset_materializations_for_node("preference_model")[0].metadata["refitted"].value is True
+    assert result.asset_materializations_for_node("preference_models")[0].metadata["answers_scored_now"].value == len(preds)
+

@@ -1,5 +1,5 @@
 """raw_data_sensor: every change of a raw folder becomes exactly one new data version of its
-source asset — whatever the files' mtimes — and declarative automation follows it."""
+source asset and exactly one run of what follows from it — whatever the files' mtimes."""
 
 import json
 import os
@@ -11,6 +11,9 @@ import pytest
 from fashion_assets.core.datagen.writer import GeneratorConfig, generate
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import DataRootResource
+from dagster._core.definitions.data_version import StaleStatus
+from dagster._utils.test.data_versions import get_stale_status_resolver
+
 from fashion_assets.sensors import DATA_VERSION_TAG, raw_data_sensor
 
 OLD = time.time() - 3600  # well past the settle time
@@ -60,15 +63,22 @@ def test_every_kind_of_change_counts_once(root):
         ("a deletion", lambda: (labels / "W_00002_50_ivy_M_000002.json").unlink()),
         ("a malformed file (label_files quarantines it)", lambda: write(labels / "W_00004_50_ivy_M_000004.json", "{no")),
     ]
-    versions = set()
+    versions, run_keys = set(), set()
     for what, change in steps:
         change()
         result = tick(root, cursor)
         assert changed(result) == ["raw_labels"], what
+        assert len(result.run_requests) == 1, what
         versions.add(result.asset_events[0].tags[DATA_VERSION_TAG])
-        assert not tick(root, result.cursor).asset_events, f"{what} counted twice"
+        run_keys.add(result.run_requests[0].run_key)
+        again = tick(root, result.cursor)
+        assert not again.asset_events and not again.run_requests, f"{what} counted twice"
         cursor = result.cursor
-    assert len(versions) == len(steps)  # each state its own data version
+    assert len(versions) == len(run_keys) == len(steps)  # each change its own data version and run
+    # Back to an earlier state (the malformed file removed): a change too, with a run key of its own.
+    (labels / "W_00004_50_ivy_M_000004.json").unlink()
+    back = tick(root, cursor)
+    assert back.run_requests and back.run_requests[0].run_key not in run_keys
 
 
 def test_cursor_survives_a_restart(root):
@@ -100,7 +110,32 @@ def test_cursor_stays_small_however_many_files(root):
     assert sizes[0] == sizes[1] < 200
 
 
-def test_a_new_survey_file_marks_the_label_tables_stale_and_automation_refreshes_them(tmp_path):
+def test_the_run_requested_for_new_survey_files_is_what_follows_from_them():
+    first = tick_any_change("raw_labels")
+    selected = {k.to_user_string() for k in first.run_requests[0].asset_selection}
+    assert {"label_table", "label_quarantine", "valid_labels", "leakage_report", "preference_model",
+            "preference_predictions", "preference_metrics"} <= selected
+    assert not selected & {"style_classifier", "feature_matrix", "image_table", "segmented_images"}  # no training, no images
+    images = {k.to_user_string() for k in tick_any_change("raw_images").run_requests[0].asset_selection}
+    assert {"image_table", "segmented_images", "cropped_images", "image_set", "feature_matrix"} <= images
+    assert "style_classifier" not in images
+    assert tick_any_change("raw_images").run_requests[0].tags["dagster/asset_partition_range_start"] == "Train-0"
+
+
+def tick_any_change(source: str):
+    """A tick that sees only ``source`` change (the other folder's digest already in the cursor)."""
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for folder in ("training_label", "validation_label", "training_image", "validation_image"):
+            (root / "raw" / folder).mkdir(parents=True)
+        cursor = json.loads(tick(root).cursor)
+        cursor.pop(source)
+        return tick(root, json.dumps(cursor))
+
+
+def test_a_new_survey_file_marks_the_label_tables_stale_and_its_run_refreshes_them(tmp_path):
     generate(tmp_path / "raw", GeneratorConfig(scale=0.005, seed=3, width=64, height=96, workers=1), log=lambda _: None)
     for path in (tmp_path / "raw").rglob("*"):
         os.utime(path, (OLD, OLD))  # settled long ago
@@ -117,18 +152,22 @@ def test_a_new_survey_file_marks_the_label_tables_stale_and_automation_refreshes
         for event in first.asset_events:
             instance.report_runless_asset_event(event)
         assert defs.resolve_job_def("tables_job").execute_in_process(instance=instance).success
-        automation = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         name = sorted((tmp_path / "raw" / "validation_label").iterdir())[0].name
         write(tmp_path / "raw" / "validation_label" / name.replace(".json", "9.json"),
               (tmp_path / "raw" / "validation_label" / name).read_text())
         result = sensor.evaluate_tick(context(first.cursor))
-        assert changed(result) == ["raw_labels"]
+        assert changed(result) == ["raw_labels"] and len(result.run_requests) == 1
         for event in result.asset_events:
             instance.report_runless_asset_event(event)
-        automation = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=automation.cursor)
-        requested = {k for k in ("label_table", "label_quarantine", "image_table")
-                     if automation.get_num_requested(dg.AssetKey(k))}
-        assert requested == {"label_table", "label_quarantine"}  # the image side did not change
+        stale = get_stale_status_resolver(instance, list(defs.assets))
+        assert stale.get_status(dg.AssetKey("label_table")) == StaleStatus.STALE
+        assert stale.get_status(dg.AssetKey("image_table")) == StaleStatus.FRESH  # the image side did not change
+        # The requested run (its table part: this root has no image stage) brings them up to date.
+        tables = [k for k in result.run_requests[0].asset_selection if k.path[-1] in
+                  ("label_table", "label_quarantine", "valid_labels", "leakage_report", "user_preferences")]
+        assert dg.materialize(list(defs.assets), selection=tables, resources=defs.resources, instance=instance).success
+        stale = get_stale_status_resolver(instance, list(defs.assets))
+        assert stale.get_status(dg.AssetKey("label_table")) == StaleStatus.FRESH
         # A restart without a cursor starts from the recorded data version: no spurious change.
         restarted = sensor.evaluate_tick(context())
         assert not restarted.asset_events

@@ -30,6 +30,9 @@ GROUP = "classifier"
 GPU_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
 SEED_MEAN, SEED_STD = [0.8752, 0.8656, 0.8636], [0.2598, 0.2734, 0.2761]
 ARTIFACT = "artifact_io_manager"
+# Statistics and plan follow the image set; training itself is left to the user (it is marked
+# unsynced when its inputs change), so no automation condition on the classifier.
+EAGER = dg.AutomationCondition.eager()
 
 
 def known(image_set: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -38,7 +41,7 @@ def known(image_set: pd.DataFrame, split: str) -> pd.DataFrame:
     return rows.sort_values("file_name", ignore_index=True)
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "pytorch"}, code_version="2")
+@dg.asset(group_name=GROUP, kinds={"duckdb", "pytorch"}, code_version="2", automation_condition=EAGER)
 def channel_stats(context: dg.AssetExecutionContext, image_set: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Per-channel mean and std over the cropped training images (one vectorised pass, in chunks)."""
     train = known(image_set, "Train")
@@ -52,7 +55,7 @@ class TrainingPlanConfig(dg.Config):
     target_per_class: int = Field(default=2000, description="Samples per class the augmentation aims at (the seed's 2,000).")
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2")
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
 def training_plan(config: TrainingPlanConfig, image_set: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Per class: training images, the seed's augmentation multiplier, and the samples that gives."""
     train = known(image_set, "Train")

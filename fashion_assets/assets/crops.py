@@ -14,7 +14,7 @@ from ..core.artifacts import content_version
 from ..core.cropping import crop_images
 from ..core.images import account_images
 from ..io_managers import ArtifactStore, WarehouseResource
-from .images import GROUP, image_step, partition_of, run_partitions, workers_or_cores
+from .images import EAGER, GROUP, image_step, partition_of, run_partitions, workers_or_cores
 from .metadata import markdown, table_metadata
 
 
@@ -56,7 +56,7 @@ def final_segmentations(segmented: pd.DataFrame, outliers: pd.DataFrame) -> pd.D
 COMPLETE_CHECK, QUARANTINE_CHECK = "image_set_complete", "image_set_quarantine_empty"
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2",
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
           check_specs=[dg.AssetCheckSpec(COMPLETE_CHECK, asset="image_set", blocking=True,
                                          description="Every image of image_table is cropped from its current "
                                                      "segmentation or quarantined; lists missing or stale partitions."),

@@ -34,6 +34,8 @@ IMAGE_RUN_TAGS = {"dagster/asset_partition_range_start": _KEYS[0], "dagster/asse
 PER_PARTITION = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 PARTITIONED_TABLE = {"partition_expr": "partition"}
 PARTITIONED_IMAGE_SET = {**PARTITIONED_TABLE, FILE_COLUMN: "output"}
+# The image stage follows new data when automation is on (every step is incremental and cheap).
+EAGER = dg.AutomationCondition.eager()
 
 
 def partition_of(splits: pd.Series, file_names: pd.Series) -> pd.Series:
@@ -61,9 +63,9 @@ def image_step(images: str, images_about: str, quarantine: str, quarantine_about
     """A partitioned per-image step: its image set (table + files) and its quarantine table."""
     return dg.multi_asset(
         outs={images: dg.AssetOut(description=images_about, group_name=GROUP, kinds={"duckdb", kind},
-                                  metadata=PARTITIONED_IMAGE_SET, code_version="2"),
+                                  metadata=PARTITIONED_IMAGE_SET, code_version="2", automation_condition=EAGER),
               quarantine: dg.AssetOut(description=quarantine_about, group_name=GROUP, kinds={"duckdb"},
-                                      metadata=PARTITIONED_TABLE, code_version="2")},
+                                      metadata=PARTITIONED_TABLE, code_version="2", automation_condition=EAGER)},
         partitions_def=image_partitions, backfill_policy=PER_PARTITION)
 
 
@@ -99,6 +101,7 @@ WHITE_RATIO_CHECK = "segmentation_outliers_white_ratio_iqr"
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "onnx"}, code_version="2", metadata={FILE_COLUMN: "output"},
+          automation_condition=EAGER,
           check_specs=[dg.AssetCheckSpec(WHITE_RATIO_CHECK, asset="segmentation_outliers",
                                          description="No white-pixel ratio is left outside [Q1-1.5·IQR, Q3+1.5·IQR] "
                                                      "after the redo (WARN lists them).")])

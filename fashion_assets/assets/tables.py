@@ -14,6 +14,7 @@ from ..core.atomic import write_text
 from ..core.progress import Progress
 from ..core.scanning import scan_images, scan_labels
 from ..core.vocabulary import CLASS_LABELS
+from ..io_managers import WarehouseResource
 from ..resources import DataRootResource
 from .metadata import markdown, quarantine_check, table_output
 from .sources import raw_images, raw_labels
@@ -26,19 +27,20 @@ def _spec(name: str, asset: str, description: str, blocking: bool = False) -> dg
     return dg.AssetCheckSpec(name, asset=asset, description=description, blocking=blocking)
 
 
-@dg.multi_asset(
-    outs={
-        "image_table": dg.AssetOut(description="One row per image file of both splits: parsed name, path, size, "
-                                               "content hash.", group_name=GROUP, kinds={"duckdb"}, code_version="2",
-                                   automation_condition=EAGER),
-        "image_quarantine": dg.AssetOut(description="Image folder entries that could not be used, each with the reason.",
-                                        group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER),
-    },
-    deps=[raw_images],
-    check_specs=[_spec("image_quarantine_empty", "image_quarantine", "No image file had to be quarantined (WARN lists them)."),
-                 _spec("image_table_style_vocabulary", "image_table",
-                       "Every image's (style, sex) is a known class after spelling normalisation.")],
-)
+def folder_scan(source: dg.SourceAsset, what: str, table_about: str, quarantine_about: str):
+    """A scan of one raw source: its ``<what>_table``, its ``<what>_quarantine`` and their checks."""
+    table, quarantine = f"{what}_table", f"{what}_quarantine"
+    out = dict(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
+    return dg.multi_asset(
+        outs={table: dg.AssetOut(description=table_about, **out), quarantine: dg.AssetOut(description=quarantine_about, **out)},
+        deps=[source],
+        check_specs=[_spec(f"{quarantine}_empty", quarantine, f"No {what} file had to be quarantined (WARN lists them)."),
+                     _spec(f"{table}_style_vocabulary", table,
+                           f"Every {what}'s (style, sex) is a known class after spelling normalisation.")])
+
+
+@folder_scan(raw_images, "image", "One row per image file of both splits: parsed name, path, size, content hash.",
+             "Image folder entries that could not be used, each with the reason.")
 def image_files(context: dg.AssetExecutionContext, data_root: DataRootResource):
     """Scan both image folders: parse every file name and JPEG header; bad files go to quarantine."""
     images, quarantine = scan_images(data_root.raw)
@@ -48,24 +50,20 @@ def image_files(context: dg.AssetExecutionContext, data_root: DataRootResource):
     yield quarantine_check(quarantine, "image", "image_quarantine")
     yield _vocabulary_check(images, "image_table")
 
+
 class LabelScanConfig(dg.Config):
     workers: int = Field(default=0, description="Parser processes; 0 = one per CPU core.")
     chunk_size: int = Field(default=4000, description="Files per work item handed to a parser process.")
+    full_reparse: bool = Field(default=False, description="Parse every file again instead of only new or changed "
+                                                          "ones (name, size and mtime compared with the stored rows).")
 
-@dg.multi_asset(
-    outs={
-        "label_table": dg.AssetOut(description="One row per survey JSON: name fields, respondent, every answer.",
-                                   group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER),
-        "label_quarantine": dg.AssetOut(description="Label folder entries that could not be parsed, each with the reason.",
-                                        group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER),
-    },
-    deps=[raw_labels],
-    check_specs=[_spec("label_quarantine_empty", "label_quarantine", "No label file had to be quarantined (WARN lists them)."),
-                 _spec("label_table_style_vocabulary", "label_table",
-                       "Every label's (style, sex) is a known class after spelling normalisation.")],
-)
-def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data_root: DataRootResource):
-    """Parse every survey-label JSON of both splits in parallel; bad files go to quarantine."""
+
+@folder_scan(raw_labels, "label", "One row per survey JSON: name fields, respondent, every answer.",
+             "Label folder entries that could not be parsed, each with the reason.")
+def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data_root: DataRootResource,
+                warehouse: WarehouseResource):
+    """Parse the survey-label JSON of both splits in parallel; bad files go to quarantine.
+    Incremental: files whose name, size and mtime match the stored rows keep them."""
     progress: Progress | None = None
 
     def report(done: int, total: int) -> None:
@@ -73,11 +71,15 @@ def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data
         progress = progress or Progress(total, "labels parsed", context.log.info, unit=" files/s")
         progress.update(done)
 
-    labels, quarantine = scan_labels(data_root.raw, workers=config.workers or None,
-                                     chunk_size=config.chunk_size, progress=report)
-    rate = (len(labels) + len(quarantine)) / max(progress.seconds, 1e-9) if progress else 0.0
+    previous = None if config.full_reparse else (warehouse.previous_rows("label_table"),
+                                                  warehouse.previous_rows("label_quarantine"))
+    labels, quarantine, counts = scan_labels(data_root.raw, workers=config.workers or None,
+                                             chunk_size=config.chunk_size, progress=report, previous=previous)
+    context.log.info(f"{counts['parsed']} label files parsed, {counts['unchanged']} unchanged kept"
+                     + (" (full re-parse)" if config.full_reparse else ""))
+    rate = counts["parsed"] / max(progress.seconds, 1e-9) if progress else 0.0
     yield table_output(labels, output_name="label_table", files_per_second=dg.MetadataValue.float(round(rate, 1)),
-                       per_split=labels.groupby("split").size().to_dict())
+                       per_split=labels.groupby("split").size().to_dict(), files=dg.MetadataValue.json(counts))
     yield table_output(quarantine, preview_rows=50, output_name="label_quarantine")
     yield quarantine_check(quarantine, "label", "label_quarantine")
     yield _vocabulary_check(labels, "label_table")

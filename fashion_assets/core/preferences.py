@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import sparse
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
 from .features import unit_rows
 
@@ -50,7 +49,7 @@ def encode(train: pd.DataFrame, test: pd.DataFrame, images: list[str] | dict[str
     return enc(train), enc(test)
 
 
-def _counts(e: Encoded, mask: np.ndarray) -> sparse.csr_matrix:
+def answer_counts(e: Encoded, mask: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(int(mask.sum())), (e.r[mask], e.i[mask])), shape=(e.n_resp, e.n_img))
 
 
@@ -75,7 +74,7 @@ def seed_scores(x: np.ndarray, train: Encoded, test: Encoded, exclude_target: bo
     ``exclude_target`` removes the target image from the respondent's lists first."""
     xn = unit_rows(x)
     t = xn[test.i]
-    counts = {sign: _counts(train, mask) for sign, mask in ((1.0, train.y == 1), (-1.0, train.y == 0))}
+    counts = {sign: answer_counts(train, mask) for sign, mask in ((1.0, train.y == 1), (-1.0, train.y == 0))}
     n_all = {sign: np.asarray(a.sum(axis=1)).ravel() for sign, a in counts.items()}
     need_median = any((n == 0).any() for n in n_all.values()) or exclude_target
     median = unit_rows(column_median(x)[None])[0] if need_median else None
@@ -151,8 +150,8 @@ def _rate_without_target(key_train, key_test, n_keys, train: Encoded, test: Enco
     (respondent, image) pair, shrunk towards ``prior`` with ``weight`` pseudo-answers."""
     likes = np.bincount(key_train, weights=train.y, minlength=n_keys)[key_test]
     n = np.bincount(key_train, minlength=n_keys)[key_test].astype(float)
-    own = np.asarray(_counts(train, np.ones(len(train.r), bool))[test.r, test.i]).ravel()
-    own_likes = np.asarray(_counts(train, train.y == 1)[test.r, test.i]).ravel()
+    own = np.asarray(answer_counts(train, np.ones(len(train.r), bool))[test.r, test.i]).ravel()
+    own_likes = np.asarray(answer_counts(train, train.y == 1)[test.r, test.i]).ravel()
     return (likes - own_likes + weight * prior) / (n - own + weight)
 
 
@@ -216,68 +215,3 @@ def stacked_features(x: np.ndarray, train: Encoded, test: Encoded, prior: float,
     other methods report too are passed in, so they are computed once."""
     return np.column_stack([seed_honest, kernel_like_rate(x, train, test, prior=prior),
                             respondent_rate(train, test, prior), image_rate(train, test, prior), user_based])
-
-
-def metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
-    pred = scores > threshold
-    auc = roc_auc_score(y, scores) if len(np.unique(y)) == 2 else float("nan")
-    return {"accuracy": float((pred == y).mean()) if len(y) else float("nan"), "roc_auc": float(auc), "answers": int(len(y))}
-
-
-def compare_methods(x: np.ndarray, train: Encoded, test: Encoded, unseen: np.ndarray,
-                    autoencoder_epochs: int = 200) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Every method on the same answers. Returns (metrics table, scores per method)."""
-    prior = float(train.y.mean())
-    scores, thresholds, protocols = {}, {}, {}
-    # The seed, as it was run: threshold 0, and the ROC/Youden threshold chosen on validation itself.
-    s = seed_scores(x, train, test)
-    scores["seed"], thresholds["seed"], protocols["seed"] = s, 0.0, "seed (threshold 0)"
-    scores["seed_youden_on_validation"] = s
-    thresholds["seed_youden_on_validation"] = youden_threshold(test.y, s)
-    protocols["seed_youden_on_validation"] = "seed protocol: threshold chosen on validation"
-    # The same score, honest: target image removed, threshold from leave-one-out training scores.
-    # Leave-one-out scores of the training answers fit the honest thresholds and the stacked model.
-    loo_seed = seed_scores(x, train, train, exclude_target=True)
-    scores["seed_honest"] = seed_scores(x, train, test, exclude_target=True)
-    thresholds["seed_honest"] = youden_threshold(train.y, loo_seed)
-    protocols["seed_honest"] = "honest"
-    codes = autoencode(x, autoencoder_epochs)
-    scores["autoencoder_seed_protocol"] = seed_scores(codes, train, test)
-    thresholds["autoencoder_seed_protocol"] = youden_threshold(test.y, scores["autoencoder_seed_protocol"])
-    protocols["autoencoder_seed_protocol"] = "seed protocol: threshold chosen on validation"
-    scores["autoencoder_honest"] = seed_scores(codes, train, test, exclude_target=True)
-    thresholds["autoencoder_honest"] = youden_threshold(train.y, seed_scores(codes, train, train, exclude_target=True))
-    protocols["autoencoder_honest"] = "honest"
-    loo_user = user_based_scores(train, train)
-    scores["user_based"] = user_based_scores(train, test)
-    thresholds["user_based"] = youden_threshold(train.y, loo_user)
-    protocols["user_based"] = "honest"
-    # Baselines.
-    rate = np.bincount(train.r, weights=train.y, minlength=train.n_resp) / np.maximum(np.bincount(train.r, minlength=train.n_resp), 1)
-    has = np.bincount(train.r, minlength=train.n_resp) > 0
-    majority = np.where(has[test.r], rate[test.r], prior) - 0.5
-    scores["always_dislike"], thresholds["always_dislike"] = np.zeros(len(test.y)), 0.5
-    scores["respondent_majority"], thresholds["respondent_majority"] = majority, 0.0
-    a_all, a_like = _counts(train, np.ones(len(train.r), bool)), _counts(train, train.y == 1)
-    seen_n = np.asarray(a_all[test.r, test.i]).ravel()
-    seen_rate = np.asarray(a_like[test.r, test.i]).ravel() / np.maximum(seen_n, 1)
-    scores["copy_if_seen_else_majority"] = np.where(seen_n > 0, seen_rate - 0.5, majority)
-    thresholds["copy_if_seen_else_majority"] = 0.0
-    for b in ("always_dislike", "respondent_majority", "copy_if_seen_else_majority"):
-        protocols[b] = "baseline"
-    # Stronger honest predictor: a logistic model over honest features, fitted on leave-one-out
-    # features of the training answers.
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(
-        stacked_features(x, train, train, prior, loo_seed, loo_user), train.y)
-    scores["stacked_honest"] = model.predict_proba(
-        stacked_features(x, train, test, prior, scores["seed_honest"], scores["user_based"]))[:, 1]
-    thresholds["stacked_honest"] = 0.5
-    protocols["stacked_honest"] = "honest"
-    rows = []
-    for name, s in scores.items():
-        all_m, unseen_m = metrics(test.y, s, thresholds[name]), metrics(test.y[unseen], s[unseen], thresholds[name])
-        rows.append({"method": name, "protocol": protocols[name], "threshold": thresholds[name],
-                     "accuracy_all": all_m["accuracy"], "roc_auc_all": all_m["roc_auc"],
-                     "accuracy_unseen": unseen_m["accuracy"], "roc_auc_unseen": unseen_m["roc_auc"],
-                     "answers_all": all_m["answers"], "answers_unseen": unseen_m["answers"]})
-    return pd.DataFrame(rows), scores

@@ -11,11 +11,11 @@ import hashlib
 import io
 import json
 import os
-import re
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import orjson
 import pandas as pd
 from PIL import Image
@@ -31,9 +31,11 @@ SURVEY_FIELDS = ("Q1", "Q2", "Q3", "Q411", "Q412", "Q413", "Q414", *(f"Q42{k:02d
 NAME_COLUMNS = ["file_name", "split", "prefix", "image_id", "era", "style", "style_raw", "sex", "class_label", "style_known"]
 
 
-def list_entries(folder: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """(regular file names, [(other entry, why it is not used)]) of a folder, sorted: every entry
-    is one or the other. A missing folder is an error that names it."""
+def list_entries(folder: Path, with_stat: bool = False) -> tuple[list, list[tuple[str, str]]]:
+    """(regular files, [(other entry, why it is not used)]) of a folder: every entry is one or
+    the other. Files are sorted names, or (name, size, mtime_ns) in directory order ``with_stat``
+    (from the same directory scan: no second lookup per file). A missing folder is an error that
+    names it."""
     if not folder.is_dir():
         raise FileNotFoundError(f"expected folder {folder} (see data/README.md for the raw layout)")
     files, others = [], []
@@ -42,14 +44,18 @@ def list_entries(folder: Path) -> tuple[list[str], list[tuple[str, str]]]:
             if e.name.startswith("."):
                 others.append((e.name, "hidden entry (name starts with '.'); not read"))
             elif e.is_file():  # follows symbolic links: a link to a file is that file
-                files.append(e.name)
+                if with_stat:
+                    st = e.stat()
+                    files.append((e.name, st.st_size, st.st_mtime_ns))
+                else:
+                    files.append(e.name)
             elif e.is_symlink():
                 others.append((e.name, f"broken symbolic link (to {os.readlink(e.path)})"))
             elif e.is_dir():
                 others.append((e.name, "a sub-folder; the raw layout has files only, sub-folders are not read"))
             else:
                 others.append((e.name, "not a regular file"))
-    return sorted(files), sorted(others)
+    return (files if with_stat else sorted(files)), sorted(others)
 
 
 def list_files(folder: Path) -> list[str]:
@@ -137,15 +143,22 @@ def _int_field(container: dict, key: str, path: str, required: bool):
 
 
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
-_KEY_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"\s*:')
 
 
-def _count_keys(obj) -> int:
-    if isinstance(obj, dict):
-        return len(obj) + sum(_count_keys(v) for v in obj.values())
-    if isinstance(obj, list):
-        return sum(_count_keys(v) for v in obj)
-    return 0
+def _parsed_keys(doc: dict, user, item, survey) -> int | None:
+    """Keys the parser kept, when the document has the survey's usual shape (four objects, no
+    arrays — told by counting bytes); None for any other shape."""
+    dicts = [d for d in (doc, user, item, survey) if isinstance(d, dict)]
+    return sum(map(len, dicts)) if len(dicts) == 4 else None
+
+
+def _has_duplicate_keys(data: bytes, parsed_keys: int | None) -> bool:
+    """Fast check first, at C speed: the raw text has one '":' per key; as many as the parser
+    kept means no key was repeated. Only when they differ (or the shape is unusual) is the
+    document read again key by key."""
+    if parsed_keys is not None and data.count(b"{") == 4 and b"[" not in data and data.count(b'":') == parsed_keys:
+        return False
+    return _duplicate_key(data) is not None
 
 
 def _duplicate_key(data: bytes) -> str | None:
@@ -172,14 +185,12 @@ def parse_label_document(data: bytes) -> tuple:
         raise LabelError(f"malformed JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise LabelError("malformed JSON (top level is not an object)")
-    # Fast check: as many "key": tokens as parsed keys. Only when they differ (a duplicate key, or
-    # a string value that contains '":') is the document parsed again key by key.
-    if len(_KEY_TOKEN.findall(data)) != _count_keys(doc) and (dup := _duplicate_key(data)):
-        raise LabelError(f"duplicate key {dup}: which answer is meant is unknown")
     user, item = doc.get("user"), doc.get("item")
+    survey = item.get("survey") if isinstance(item, dict) else None
+    if _has_duplicate_keys(data, _parsed_keys(doc, user, item, survey)):
+        raise LabelError(f"duplicate key {_duplicate_key(data)}: which answer is meant is unknown")
     if not isinstance(user, dict):
         raise LabelError("missing field user.R_id")
-    survey = item.get("survey") if isinstance(item, dict) else None
     if not isinstance(survey, dict):
         raise LabelError("missing field item.survey.Q5")
     values = [_int_field(doc, "E_id", "E_id", False), doc.get("imgName")]
@@ -193,48 +204,85 @@ def parse_label_document(data: bytes) -> tuple:
 LABEL_VALUE_COLUMNS = ["E_id", "json_img_name", *USER_FIELDS, *SURVEY_FIELDS]
 
 
-def _parse_label_chunk(chunk: list[tuple[str, str, str]]) -> tuple[pd.DataFrame, list]:
-    """Worker: (split, folder path, name) triples → (table chunk, quarantine rows).
+def _parse_label_chunk(chunk: list[tuple]) -> tuple[pd.DataFrame, list]:
+    """Worker: (split, folder path, name, size, mtime) tuples → (table chunk, quarantine rows).
 
     The chunk's DataFrame is built here, in the worker, so that building it runs in parallel too.
     """
     rows, bad = [], []
-    for split, folder, name in chunk:
+    for split, folder, name, size, mtime in chunk:
         try:
             parsed = parse_label_name(name)
             with open(os.path.join(folder, name), "rb") as fh:
                 values = parse_label_document(fh.read())
         except (FilenameError, LabelError) as exc:
             reason = f"bad file name: {exc}" if isinstance(exc, FilenameError) else str(exc)
-            bad.append((split, os.path.basename(folder), name, reason))
+            bad.append((split, os.path.basename(folder), name, reason, size, mtime))
             continue
         except OSError as exc:
-            bad.append((split, os.path.basename(folder), name, f"unreadable file ({exc.strerror})"))
+            bad.append((split, os.path.basename(folder), name, f"unreadable file ({exc.strerror})", size, mtime))
             continue
         rows.append((name, split, parsed.prefix, parsed.image_id, parsed.era, parsed.style, parsed.style_raw,
-                     parsed.sex, parsed.class_label, parsed.style_known, parsed.survey_id, parsed.jpg_name) + values)
-    table = pd.DataFrame.from_records(rows, columns=LABEL_COLUMNS)
-    for col in INT_COLUMNS:
-        # Nullable integers: optional answers may be absent (Q3 often is).
-        table[col] = table[col].astype("Int64")
-    return table, bad
+                     parsed.sex, parsed.class_label, parsed.style_known, parsed.survey_id, parsed.jpg_name)
+                    + values + (size, mtime))
+    return _typed(pd.DataFrame.from_records(rows, columns=LABEL_COLUMNS)), bad
 
 
-LABEL_COLUMNS = NAME_COLUMNS + ["survey_id", "jpg_name"] + LABEL_VALUE_COLUMNS
-INT_COLUMNS = ["E_id", *USER_FIELDS, *SURVEY_FIELDS]
+LABEL_COLUMNS = NAME_COLUMNS + ["survey_id", "jpg_name"] + LABEL_VALUE_COLUMNS + ["file_size", "file_mtime_ns"]
+INT_COLUMNS = ["E_id", *USER_FIELDS, *SURVEY_FIELDS, "file_size", "file_mtime_ns"]
+LABEL_QUARANTINE_COLUMNS = QUARANTINE_COLUMNS + ["file_size", "file_mtime_ns"]
+FILE_KEY = ["split", "file_name", "file_size", "file_mtime_ns"]
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integers (optional answers may be absent; Q3 often is), whatever the source."""
+    return table.astype({c: "Int64" for c in INT_COLUMNS if c in table.columns})
+
+
+def label_listing(raw: Path) -> tuple[pd.DataFrame, list[tuple]]:
+    """(regular label files with size and mtime, quarantine rows for every other entry)."""
+    parts, others = [], []
+    for split, folder in LABEL_FOLDERS.items():
+        found, odd = list_entries(raw / folder, with_stat=True)
+        names, sizes, mtimes = zip(*found) if found else ((), (), ())
+        # Column by column: a frame built from 250k row tuples costs seconds.
+        parts.append(pd.DataFrame({"split": split, "folder": str(raw / folder), "file_name": list(names),
+                                   "file_size": np.array(sizes, dtype=np.int64),
+                                   "file_mtime_ns": np.array(mtimes, dtype=np.int64)}))
+        others += [(split, folder, name, why, None, None) for name, why in odd]
+    return pd.concat(parts, ignore_index=True), others
+
+
+def _unchanged(previous: pd.DataFrame | None, current: dict, columns: list[str]) -> pd.DataFrame:
+    """Previous rows whose file is still there with the same size and mtime (``current``:
+    (split, name) → (size, mtime) of the files now; none when the previous table predates these
+    columns)."""
+    if previous is None or previous.empty or not set(columns) <= set(previous.columns):
+        return pd.DataFrame(columns=columns)
+    same = [current.get((s, n)) == (z, m) for s, n, z, m in
+            zip(previous.split, previous.file_name, previous.file_size, previous.file_mtime_ns)]
+    return _typed(previous.loc[np.array(same, dtype=bool), columns]).reset_index(drop=True)
 
 
 def scan_labels(raw: Path, workers: int | None = None, chunk_size: int = 4000,
-                progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(label_table, quarantine) for both label folders under ``raw``."""
-    todo, bad = [], []
-    for split, folder in LABEL_FOLDERS.items():
-        names, others = list_entries(raw / folder)
-        todo += [(split, str(raw / folder), name) for name in names]
-        bad += [(split, folder, name, why) for name, why in others]
+                progress: Callable[[int, int], None] | None = None,
+                previous: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(label_table, quarantine, counts) for both label folders under ``raw``.
+
+    With ``previous`` (the last label table and quarantine), a file whose name, size and mtime are
+    unchanged keeps its row; only new or changed files are parsed, and rows of files that are gone
+    are dropped. The result equals a full parse (rows sorted by split and file name).
+    """
+    files, others = label_listing(raw)
+    previous = previous or (None, None)
+    current = dict(zip(zip(files.split, files.file_name), zip(files.file_size, files.file_mtime_ns)))
+    reused_rows = _unchanged(previous[0], current, LABEL_COLUMNS)
+    reused_bad = _unchanged(previous[1], current, LABEL_QUARANTINE_COLUMNS)
+    done = set(zip(reused_rows.split, reused_rows.file_name)) | set(zip(reused_bad.split, reused_bad.file_name))
+    todo = [f for f in files.itertuples(index=False, name=None) if (f[0], f[2]) not in done]
     chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)] or [[]]
     workers = workers or os.cpu_count() or 1
-    tables, done = [], 0
+    tables, bad, done = [], list(others), 0
     pool = ProcessPoolExecutor(workers) if workers > 1 and len(chunks) > 1 else None
     try:
         for table, chunk_bad in (pool.map(_parse_label_chunk, chunks) if pool else map(_parse_label_chunk, chunks)):
@@ -246,4 +294,10 @@ def scan_labels(raw: Path, workers: int | None = None, chunk_size: int = 4000,
     finally:
         if pool:
             pool.shutdown()
-    return pd.concat(tables, ignore_index=True), pd.DataFrame.from_records(bad, columns=QUARANTINE_COLUMNS)
+    table = _typed(pd.concat([t for t in [*tables, reused_rows] if len(t)] or tables[:1], ignore_index=True))
+    quarantine = [pd.DataFrame.from_records(bad, columns=LABEL_QUARANTINE_COLUMNS), reused_bad]
+    quarantine = pd.concat([q for q in quarantine if len(q)] or quarantine[:1], ignore_index=True)
+    counts = {"files": len(files) + len(others), "parsed": len(todo), "unchanged": len(files) - len(todo),
+              "previous_rows": sum(len(p) for p in previous if p is not None)}
+    return (table.sort_values(["split", "file_name"], ignore_index=True),
+            _typed(quarantine).sort_values(["split", "file_name"], ignore_index=True), counts)

@@ -110,3 +110,30 @@ def test_rematerializing_is_idempotent(tiny_root, tables_run, load):
         assert defs.resolve_job_def("tables_job").execute_in_process(instance=instance).success
     after = defs.load_asset_value("valid_labels")
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_label_table_parses_only_new_files_and_equals_a_full_reparse(tmp_path):
+    from fashion_assets.core.datagen.writer import GeneratorConfig, generate
+    from fashion_assets.definitions import build_definitions
+
+    generate(tmp_path / "raw", GeneratorConfig(scale=0.005, seed=4, width=64, height=96, workers=1), log=lambda _: None)
+    defs = build_definitions(tmp_path)
+
+    def run(**config):
+        with dg.instance_for_test() as instance:
+            result = dg.materialize(list(defs.assets), selection=["label_table", "label_quarantine"], instance=instance,
+                                    resources=defs.resources, run_config={"ops": {"label_files": {"config": config}}})
+        assert result.success
+        meta = result.asset_materializations_for_node("label_files")[0].metadata
+        return defs.load_asset_value("label_table"), meta["files"].value
+
+    first, counts = run()
+    assert counts["parsed"] == counts["files"]
+    folder = tmp_path / "raw" / "validation_label"
+    template = sorted(folder.iterdir())[0]
+    (folder / template.name.replace(".json", "7.json")).write_bytes(template.read_bytes())
+    incremental, counts = run()
+    assert counts["parsed"] == 1 and len(incremental) == len(first) + 1
+    full, counts = run(full_reparse=True)
+    assert counts["parsed"] == counts["files"]
+    pd.testing.assert_frame_equal(incremental, full)

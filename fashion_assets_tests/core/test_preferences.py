@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_assets.core.preferences import (column_median, compare_methods, encode, kernel_like_rate, seed_scores,
+from fashion_assets.core.preference_methods import compare_methods, fit_methods, score_methods
+from fashion_assets.core.preferences import (column_median, encode, kernel_like_rate, seed_scores,
                                              seed_scores_reference, user_based_scores)
 
 # Four images on two axes: a and a2 point one way, b and b2 the other.
@@ -140,3 +141,17 @@ def test_column_median_is_numpys_median_exactly(rows):
     x[:, 3] = 1.5  # ties
     assert np.array_equal(column_median(x), np.median(x, axis=0))
     assert np.array_equal(column_median(x.astype(np.float32)), np.median(x.astype(np.float32).astype(np.float64), axis=0))
+
+
+def test_new_answers_scored_alone_equal_a_full_recompute(synthetic):
+    # What the incremental predictions rely on: an answer's scores do not depend on the other
+    # validation answers, so scoring only the new ones gives the full run's numbers.
+    x, names, train, test, unseen = synthetic
+    tr, te = encode(train, test, names)
+    fit = fit_methods(x, tr, autoencoder_epochs=5)
+    full = score_methods(x, fit, tr, te)
+    part = test.iloc[::7].reset_index(drop=True)
+    tr2, te2 = encode(train, part, names)
+    alone = score_methods(x, fit, tr2, te2)
+    for method, scores in full.items():
+        np.testing.assert_allclose(alone[method], scores[::7], rtol=0, atol=1e-9, err_msg=method)

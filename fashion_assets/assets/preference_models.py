@@ -1,0 +1,151 @@
+"""Stage 3-2: like/dislike predictions compared across the seed's method, honest variants,
+baselines and a stronger honest predictor — kept current in seconds when new answers arrive.
+
+``preference_model`` fits every method on the training answers and the features only, and is
+refitted only when those (or its settings) change. ``preference_models`` scores the validation
+answers: rows of answers already scored with the same fit are reused and only new or changed
+answers are scored, which equals a full recompute (each answer's scores depend on the fit, the
+training answers and the features only). Thresholds chosen on validation (the seed protocol)
+and the metrics are recomputed over all answers every time.
+"""
+
+import json
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from sklearn.metrics import roc_curve
+
+from ..core import plots
+from ..core.artifacts import Artifact, content_version
+from ..core.atomic import atomic_path, write_bytes
+from ..core.features import FeatureMatrix, load_feature_matrix
+from ..core.preference_methods import ORDER, MethodFit, fit_methods, metrics_table, score_methods, thresholds_and_protocols
+from ..core.preferences import encode
+from ..io_managers import ArtifactStore, WarehouseResource
+from ..resources import DataRootResource
+from .classifier import ARTIFACT
+from .metadata import markdown, table_output
+from .preferences import GROUP
+
+EAGER = dg.AutomationCondition.eager()
+ANSWER = ["file_name", "R_id", "jpg_name"]  # one survey file: what identifies an answer
+
+
+class PreferenceFitConfig(dg.Config):
+    autoencoder_epochs: int = Field(default=200, description="Epochs of the seed's autoencoder variant.")
+
+
+def answers_with_features(context, valid_labels: pd.DataFrame, fm: FeatureMatrix) -> tuple[pd.DataFrame, dict, int]:
+    """(answers whose image has features, image key → feature row, how many were left out)."""
+    rows = dict(zip(fm.index.split + "/" + fm.index.file_name, fm.index.row))
+    answers = valid_labels[["R_id", "jpg_name", "split", "Q5", "file_name"]].assign(
+        like=(valid_labels.Q5 == 2).astype(int), image=valid_labels.split + "/" + valid_labels.jpg_name)
+    without = ~answers.image.isin(rows)
+    if without.any():  # their image was quarantined in the image stage: reported, not scored
+        context.log.warning(f"{int(without.sum())} answers are about images without features (quarantined in the "
+                            f"image stage; see image_set_quarantine_empty) and are left out, e.g. "
+                            f"{sorted(answers.image[without].unique())[:3]}")
+    return answers[~without], rows, int(without.sum())
+
+
+@dg.asset(group_name=GROUP, kinds={"scikitlearn", "pytorch"}, io_manager_key=ARTIFACT, code_version="1",
+          automation_condition=EAGER)
+def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitConfig, artifact_store: ArtifactStore,
+                     feature_matrix: Artifact, valid_labels: pd.DataFrame):
+    """Every preference method fitted on the training answers and image features only: honest
+    thresholds (leave-one-out training scores), the autoencoder's codes, the stacked weights.
+    Refitted only when the training answers, the features or the settings change."""
+    fm = load_feature_matrix(feature_matrix.path)
+    answers, rows, _ = answers_with_features(context, valid_labels, fm)
+    train = answers[answers.split == "Train"].sort_values(ANSWER, ignore_index=True)
+    key = content_version(train[["R_id", "image", "like"]], feature_matrix.version, config.model_dump())
+    previous = artifact_store.current(context.asset_key)
+    if previous and previous.inputs_version == key:
+        context.log.info(f"training answers, features and settings unchanged: the fit {previous.version} is kept")
+        return dg.Output(previous, data_version=dg.DataVersion(key), metadata={"refitted": False})
+    context.log.info(f"fitting every method on {len(train)} training answers "
+                     + ("(first fit)" if previous is None else "(training answers, features or settings changed)"))
+    e_train, _ = encode(train, train.iloc[:0], rows, column="image")
+    fit = fit_methods(fm.features, e_train, config.autoencoder_epochs)
+    path = artifact_store.version_folder(context) / "fit.npz"
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, codes=fit.codes, stacked_coef=fit.stacked_coef, stacked_intercept=fit.stacked_intercept,
+                     prior=fit.prior, thresholds=json.dumps(fit.thresholds))
+    artifact = Artifact(path=str(path), kind="preference_fit", inputs_version=key, version=path.parent.name,
+                        settings={"autoencoder_epochs": config.autoencoder_epochs, "training_answers": len(train),
+                                  "feature_matrix_version": feature_matrix.version})
+    return dg.Output(artifact, data_version=dg.DataVersion(key),
+                     metadata={"refitted": True, "thresholds": dg.MetadataValue.json(fit.thresholds)})
+
+
+def load_fit(path: str) -> MethodFit:
+    data = np.load(path, allow_pickle=False)
+    return MethodFit(float(data["prior"]), data["codes"], json.loads(str(data["thresholds"])), data["stacked_coef"],
+                     float(data["stacked_intercept"]))
+
+
+def _scores(previous: pd.DataFrame, test: pd.DataFrame, fit_version: str, score) -> tuple[dict[str, np.ndarray], int]:
+    """Every method's scores of the test answers in order: stored ones where the answer was scored
+    with this fit before, ``score(new answers)`` for the rest. Returns (scores, answers scored now)."""
+    columns = [f"{m}_score" for m in ORDER]
+    usable = (not previous.empty and "fit_version" in previous.columns and set(columns) <= set(previous.columns))
+    old = previous[previous.fit_version == fit_version][ANSWER + columns] if usable else pd.DataFrame(columns=ANSWER + columns)
+    merged = test[ANSWER].merge(old.drop_duplicates(ANSWER), on=ANSWER, how="left")
+    new = merged[columns[0]].isna().to_numpy()
+    if new.any():
+        fresh = score(test[new].reset_index(drop=True))
+        for m in ORDER:
+            merged.loc[new, f"{m}_score"] = fresh[m]
+    return {m: merged[f"{m}_score"].to_numpy(dtype=float) for m in ORDER}, int(new.sum())
+
+
+@dg.multi_asset(
+    outs={"preference_predictions": dg.AssetOut(group_name=GROUP, kinds={"duckdb"}, code_version="3", automation_condition=EAGER,
+                                                description="Per validation answer: every method's score and prediction."),
+          "preference_metrics": dg.AssetOut(group_name=GROUP, kinds={"duckdb"}, code_version="3", automation_condition=EAGER,
+                                            description="Accuracy and ROC AUC of every method, on all and on unseen answers.")},
+)
+def preference_models(context: dg.AssetExecutionContext, data_root: DataRootResource, warehouse: WarehouseResource,
+                      preference_model: Artifact, feature_matrix: Artifact, valid_labels: pd.DataFrame):
+    """Predict each validation answer's like/dislike from training answers and image features only;
+    answers already scored with the same fit keep their scores."""
+    fm, fit = load_feature_matrix(feature_matrix.path), load_fit(preference_model.path)
+    answers, rows, without = answers_with_features(context, valid_labels, fm)
+    train = answers[answers.split == "Train"]
+    test = answers[answers.split == "Validation"].sort_values(ANSWER, ignore_index=True)
+
+    def score(new: pd.DataFrame) -> dict[str, np.ndarray]:
+        e_train, e_new = encode(train, new, rows, column="image")
+        return score_methods(fm.features, fit, e_train, e_new)
+
+    scores, scored = _scores(warehouse.previous_rows("preference_predictions"), test, preference_model.version, score)
+    context.log.info(f"{scored} validation answers scored, {len(test) - scored} kept (same fit {preference_model.version})")
+    seen = set(zip(train.R_id, train.jpg_name))
+    unseen = np.array([(r, j) not in seen for r, j in zip(test.R_id, test.jpg_name)], dtype=bool)
+    y = test.like.to_numpy()
+    table = metrics_table(fit, y, unseen, scores)
+    thresholds, _ = thresholds_and_protocols(fit, y, scores)
+    preds = test[["R_id", "jpg_name", "file_name", "like"]].rename(columns={"like": "actual"}).assign(unseen=unseen)
+    for name in ORDER:
+        preds[f"{name}_score"] = scores[name]
+        preds[f"{name}_predicted"] = (scores[name] > thresholds[name]).astype(int)
+    preds["fit_version"] = preference_model.version
+    honest = table[table.protocol == "honest"].sort_values("accuracy_unseen", ascending=False)
+    best = honest.method.iloc[0]
+    curves = {f"{name} (all)": roc_curve(y, scores[name])[:2] for name in ("seed", "seed_honest", best)}
+    if unseen.any():
+        curves[f"{best} (unseen)"] = roc_curve(y[unseen], scores[best][unseen])[:2]
+    png = plots.roc_curves(curves)
+    write_bytes(data_root.reports / "preference_roc.png", png)
+    shown = table.round(4)
+    context.log.info("\n" + shown.to_string(index=False))
+    yield table_output(preds, output_name="preference_predictions", answers_without_features=dg.MetadataValue.int(without),
+                       answers_scored_now=dg.MetadataValue.int(scored))
+    yield table_output(table, preview_rows=20, output_name="preference_metrics",
+                       table=dg.MetadataValue.md(markdown(shown)),
+                       best_honest_unseen=dg.MetadataValue.json(honest.iloc[0][["method", "accuracy_unseen",
+                                                                                 "roc_auc_unseen"]].to_dict()),
+                       roc_curve=dg.MetadataValue.md(plots.markdown_image(png, "ROC")))
