@@ -14,7 +14,7 @@ from sklearn.metrics import classification_report, f1_score
 
 from ..core import evaluation, plots
 from ..core.artifacts import Artifact, content_version
-from ..core.atomic import write_bytes
+from ..core.atomic import atomic_path, write_bytes
 from ..core.batch import sha1_of
 from ..core.classifier import TrainConfig, fit, load_classifier
 from ..core.features import top_k_neighbours
@@ -84,21 +84,42 @@ def product_classifier(context: dg.AssetExecutionContext, config: ProductClassif
         "confusion_matrix": dg.MetadataValue.md(plots.markdown_image(png, "confusion"))})
 
 
-class RecommendationConfig(dg.Config):
-    k: int = Field(default=5, description="Similar products per product.")
-
-
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2")
-def product_recommendations(context: dg.AssetExecutionContext, config: RecommendationConfig, data_root: DataRootResource,
-                            torch_device: TorchDeviceResource, product_classifier: Artifact,
-                            product_classes: pd.DataFrame) -> dg.Output[pd.DataFrame]:
-    """Top-k visually similar products per product (cosine on the classifier's features), never the
-    product itself; precision@k against the same articleType; a contact sheet of examples."""
+@dg.asset(group_name=GROUP, kinds={"pytorch", "numpy"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT,
+          code_version="1")
+def product_features(context: dg.AssetExecutionContext, torch_device: TorchDeviceResource, artifact_store: ArtifactStore,
+                     product_classifier: Artifact, product_classes: pd.DataFrame):
+    """512-d features (the product classifier's layer before its head) of every product, in id
+    order; image size and normalisation come from the classifier's checkpoint."""
     items = product_classes.sort_values("id", ignore_index=True)
     model, ckpt = load_classifier(product_classifier.path)
     feats = extract_features(model, load_uint8(list(items.image), ckpt["config"]["image_size"]), ckpt["mean"],
                              ckpt["std"], torch_device.torch_device())
-    idx, sim = top_k_neighbours(feats, config.k)
+    path = artifact_store.version_folder(context) / "product_features.npz"
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, features=feats, id=items.id.to_numpy())
+    version = content_version(product_classifier.version, items[["id", "image"]])
+    return dg.Output(Artifact(path=str(path), kind="feature_matrix", inputs_version=version, version=path.parent.name,
+                              settings={"level": product_classifier.settings["level"],
+                                        "classifier_version": product_classifier.version, "products": len(items)}),
+                     data_version=dg.DataVersion(version), metadata={"shape": list(feats.shape)})
+
+
+class RecommendationConfig(dg.Config):
+    k: int = Field(default=5, description="Similar products per product.")
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="3")
+def product_recommendations(context: dg.AssetExecutionContext, config: RecommendationConfig, data_root: DataRootResource,
+                            product_features: Artifact, product_classes: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    """Top-k visually similar products per product (cosine on the classifier's features), never the
+    product itself; precision@k against the same articleType; a contact sheet of examples."""
+    items = product_classes.sort_values("id", ignore_index=True)
+    data = np.load(product_features.path)
+    if not np.array_equal(data["id"], items.id.to_numpy()):
+        raise dg.Failure("product_features was computed for other products than product_classes holds now: "
+                         "materialize product_features again")
+    idx, sim = top_k_neighbours(data["features"], config.k)
     art = items.articleType.to_numpy()
     p_at_k = precision_at_k(idx, art)
     recs = pd.DataFrame({"id": np.repeat(items.id.to_numpy(), idx.shape[1]), "rank": np.tile(np.arange(1, idx.shape[1] + 1), len(items)),
@@ -113,6 +134,6 @@ def product_recommendations(context: dg.AssetExecutionContext, config: Recommend
     path = write_bytes(data_root.reports / "product_recommendations.png", png.getvalue())
     context.log.info(f"precision@{config.k} (same articleType): {p_at_k:.3f}")
     return table_output(recs, **{f"precision_at_{config.k}_same_articleType": dg.MetadataValue.float(round(p_at_k, 4)),
-                                 "classifier_level": product_classifier.settings["level"],
+                                 "classifier_level": product_features.settings["level"],
                                  "contact_sheet": dg.MetadataValue.md(plots.markdown_image(png.getvalue(), "examples")),
                                  "contact_sheet_path": dg.MetadataValue.path(str(path))})

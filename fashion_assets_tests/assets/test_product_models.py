@@ -1,5 +1,6 @@
-"""The product classifier is an artifact; recommendations read its level, image size and
-normalisation from the handle (no setting of their own), and never recommend the product itself."""
+"""The product classifier and its features are artifacts; the features read the image size and
+normalisation from the classifier's checkpoint (no setting of their own), and recommendations
+never recommend the product itself."""
 
 from pathlib import Path
 
@@ -18,14 +19,16 @@ def test_product_classifier_beats_majority_and_recommendations_follow_its_handle
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("catalogue_job").execute_in_process(instance=instance, run_config=config)
         first = defs.load_asset_value("product_recommendations")
-        # Recommendations alone again, from the same stored classifier: identical.
+        # Recommendations alone again, from the stored features: identical.
         again = defs.resolve_job_def("catalogue_job").execute_in_process(
             instance=instance, asset_selection=[dg.AssetKey("product_recommendations")])
+        features = result.output_for_node("product_features")
     assert result.success and again.success
     summary = result.asset_materializations_for_node("product_classifier")[0].metadata["summary"].value
     assert summary["accuracy"] > summary["majority_baseline"]
     handle = result.output_for_node("product_classifier")
     assert handle.settings["level"] == "masterCategory" and handle.settings["image_size"] == 32
+    assert features.settings["classifier_version"] == handle.version
     recs = defs.load_asset_value("product_recommendations")
     pd.testing.assert_frame_equal(first, recs)
     assert (recs.id != recs.similar_id).all() and recs.groupby("id").size().eq(5).all()
