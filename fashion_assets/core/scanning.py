@@ -9,25 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import orjson
 import pandas as pd
 from PIL import Image
 
 from .filenames import FilenameError, parse_image_name, parse_label_name
 from .imaging import EXIF_ORIENTATION
+from .survey_json import LABEL_VALUE_COLUMNS, SURVEY_FIELDS, USER_FIELDS, LabelError, parse_label_document
 
 IMAGE_FOLDERS = {"Train": "training_image", "Validation": "validation_image"}
 LABEL_FOLDERS = {"Train": "training_label", "Validation": "validation_label"}
 QUARANTINE_COLUMNS = ["split", "folder", "file_name", "reason"]
-USER_FIELDS = ("R_id", "r_gender", "age", "mar", "job", "income", "r_style1", "r_style2", "r_style3", "r_style4", "r_style5")
-SURVEY_FIELDS = ("Q1", "Q2", "Q3", "Q411", "Q412", "Q413", "Q414", *(f"Q42{k:02d}" for k in range(1, 17)), "Q5")
 NAME_COLUMNS = ["file_name", "split", "prefix", "image_id", "era", "style", "style_raw", "sex", "class_label", "style_known"]
 
 
@@ -123,85 +120,6 @@ def scan_images(raw: Path, threads: int = 4) -> tuple[pd.DataFrame, pd.DataFrame
             (rows if row else quarantine).append(row or bad)
     columns = NAME_COLUMNS + ["path", "width", "height", "mode", "orientation", "bytes", "sha1"]
     return pd.DataFrame(rows, columns=columns), pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS)
-
-
-class LabelError(ValueError):
-    pass
-
-
-def _int_field(container: dict, key: str, path: str, required: bool):
-    if key not in container:
-        if required:
-            raise LabelError(f"missing field {path}")
-        return None
-    value = container[key]
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise LabelError(f"field {path} is {value!r}, not an integer")
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise LabelError(f"field {path} is {value}, outside the 64-bit integer range")
-    return value
-
-
-INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
-
-
-def _parsed_keys(doc: dict, user, item, survey) -> int | None:
-    """Keys the parser kept, when the document has the survey's usual shape (four objects, no
-    arrays — told by counting bytes); None for any other shape."""
-    dicts = [d for d in (doc, user, item, survey) if isinstance(d, dict)]
-    return sum(map(len, dicts)) if len(dicts) == 4 else None
-
-
-def _has_duplicate_keys(data: bytes, parsed_keys: int | None) -> bool:
-    """Fast check first, at C speed: the raw text has one '":' per key; as many as the parser
-    kept means no key was repeated. Only when they differ (or the shape is unusual) is the
-    document read again key by key."""
-    if parsed_keys is not None and data.count(b"{") == 4 and b"[" not in data and data.count(b'":') == parsed_keys:
-        return False
-    return _duplicate_key(data) is not None
-
-
-def _duplicate_key(data: bytes) -> str | None:
-    """The first key that occurs twice in one object (orjson silently keeps the last value)."""
-    found: list[str] = []
-
-    def pairs_hook(pairs):
-        seen: dict = {}
-        for k, v in pairs:
-            if k in seen and not found:
-                found.append(f"{k!r} (values {seen[k]!r} and {v!r})")
-            seen[k] = v
-        return dict(pairs)
-
-    json.loads(data, object_pairs_hook=pairs_hook)
-    return found[0] if found else None
-
-
-def parse_label_document(data: bytes) -> tuple:
-    """The values of one survey JSON in LABEL_VALUE_COLUMNS order; raises LabelError."""
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise LabelError(f"malformed JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise LabelError("malformed JSON (top level is not an object)")
-    user, item = doc.get("user"), doc.get("item")
-    survey = item.get("survey") if isinstance(item, dict) else None
-    if _has_duplicate_keys(data, _parsed_keys(doc, user, item, survey)):
-        raise LabelError(f"duplicate key {_duplicate_key(data)}: which answer is meant is unknown")
-    if not isinstance(user, dict):
-        raise LabelError("missing field user.R_id")
-    if not isinstance(survey, dict):
-        raise LabelError("missing field item.survey.Q5")
-    values = [_int_field(doc, "E_id", "E_id", False), doc.get("imgName")]
-    values += [_int_field(user, f, f"user.{f}", f == "R_id") for f in USER_FIELDS]
-    values += [_int_field(survey, q, f"item.survey.{q}", q == "Q5") for q in SURVEY_FIELDS]
-    if values[-1] not in (1, 2):
-        raise LabelError(f"item.survey.Q5 is {values[-1]}, not 1 (dislike) or 2 (like)")
-    return tuple(values)
-
-
-LABEL_VALUE_COLUMNS = ["E_id", "json_img_name", *USER_FIELDS, *SURVEY_FIELDS]
 
 
 def _parse_label_chunk(chunk: list[tuple]) -> tuple[pd.DataFrame, list]:

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fashion_assets.core.scanning import LABEL_VALUE_COLUMNS, LabelError, inspect_jpeg, parse_label_document, scan_labels
+from fashion_assets.core.scanning import inspect_jpeg, scan_labels
+from fashion_assets.core.survey_json import LABEL_VALUE_COLUMNS, LabelError, parse_label_document
 
 DOC = {"E_id": 1, "imgName": "W_00001_50_ivy_M.jpg",
        "item": {"imgName": "W_00001_50_ivy_M.jpg", "era": 1950, "style": "ivy", "gender": "M",
