@@ -1,7 +1,7 @@
 """The one way a derived file is written: into a temp file beside it, then renamed over it.
 
 Readers never see half a file, and a crash leaves at most a temp file, which the owner of the
-folder removes on its next run (``TEMP_PREFIX``). Temp names are short and fixed-length, so a
+folder removes on its next run (the I/O managers prune every file no row names). Temp names are short and fixed-length, so a
 target whose name is near the file system's 255-byte limit still gets a valid temp name.
 """
 
@@ -37,13 +37,3 @@ def write_bytes(path: Path, data: bytes) -> Path:
 
 def write_text(path: Path, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
-
-
-def remove_temp_files(folder: Path) -> int:
-    """Delete temp files a killed writer left in ``folder``; returns how many."""
-    if not Path(folder).is_dir():
-        return 0
-    stale = [p for p in Path(folder).iterdir() if p.name.startswith(TEMP_PREFIX)]
-    for p in stale:
-        p.unlink(missing_ok=True)
-    return len(stale)

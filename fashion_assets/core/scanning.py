@@ -149,7 +149,6 @@ def _parse_label_chunk(chunk: list[tuple]) -> tuple[pd.DataFrame, list]:
 LABEL_COLUMNS = NAME_COLUMNS + ["survey_id", "jpg_name"] + LABEL_VALUE_COLUMNS + ["file_size", "file_mtime_ns"]
 INT_COLUMNS = ["E_id", *USER_FIELDS, *SURVEY_FIELDS, "file_size", "file_mtime_ns"]
 LABEL_QUARANTINE_COLUMNS = QUARANTINE_COLUMNS + ["file_size", "file_mtime_ns"]
-FILE_KEY = ["split", "file_name", "file_size", "file_mtime_ns"]
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:

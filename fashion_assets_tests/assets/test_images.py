@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_assets.assets.images import IMAGE_RUN_TAGS, IMAGE_SHARDS, image_partitions, segmentation
+from fashion_assets.assets.images import IMAGE_RUN_TAGS, IMAGE_SHARDS, image_partitions, partition_of, segmentation
 from fashion_assets.assets.crops import cropping
 from fashion_assets.core.atomic import TEMP_PREFIX
 from fashion_assets.core.datagen.writer import GeneratorConfig, generate
@@ -104,7 +104,7 @@ def test_a_changed_image_makes_its_partition_stale_and_the_check_names_it(stage)
     defs, root, _ = stage
     images = defs.load_asset_value("image_table")
     target = images[images.split == "Validation"].iloc[0]
-    partition = f"Validation-{__import__('zlib').crc32(target.file_name.encode()) % IMAGE_SHARDS}"
+    partition = partition_of(images.split, images.file_name)[target.name]
     path = Path(target.path)
     original = path.read_bytes()
     Image.open(path).transpose(Image.FLIP_LEFT_RIGHT).save(path, quality=90)  # new content, same name
@@ -127,8 +127,8 @@ def test_a_deleted_source_image_leaves_no_file_or_row(stage):
     seg_file = segmented.loc[gone.file_name, "output"]
     leftover = Path(gone.crop).parent / f"{TEMP_PREFIX}0123456789abcdef.jpg"  # what a killed writer leaves
     leftover.write_bytes(b"partial")
-    os.remove(gone.source_path if "source_path" in gone else defs.load_asset_value("image_table")
-              .set_index("file_name").loc[gone.file_name, "path"])
+    table = defs.load_asset_value("image_table")
+    os.remove(table[(table.split == gone.split) & (table.file_name == gone.file_name)].path.iloc[0])
     assert materialize(defs, STAGE, tags=IMAGE_RUN_TAGS).success
     for table in ("image_table", "segmented_images", "cropped_images", "image_set"):
         assert gone.file_name not in set(defs.load_asset_value(table).file_name), table

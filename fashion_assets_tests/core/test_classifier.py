@@ -56,16 +56,20 @@ class Interrupted(Exception):
     pass
 
 
+def stop_after_epoch(n: int):
+    """A log callable that interrupts training right after epoch ``n`` was saved."""
+    def log(msg):
+        if msg.startswith(f"epoch {n}/"):
+            raise Interrupted
+    return log
+
+
 def test_training_resumes_from_the_saved_epoch(toy, tmp_path):
     x, y, tr, ho, mean, std = toy
     cfg = TrainConfig(recipe="seed", epochs=3, batch_size=16, image_size=32, samples_per_epoch=64, patience=10)
 
-    def stop_after_epoch_2(msg):
-        if msg.startswith("epoch 2/"):
-            raise Interrupted
-
     with pytest.raises(Interrupted):
-        fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=stop_after_epoch_2,
+        fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=stop_after_epoch(2),
             inputs_version="data-A")
     messages = []
     result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=messages.append,
@@ -85,12 +89,8 @@ def test_an_interrupted_run_on_other_data_is_not_resumed(toy, tmp_path):
     x, y, tr, ho, mean, std = toy
     cfg = TrainConfig(recipe="seed", epochs=2, batch_size=16, image_size=32, samples_per_epoch=64, patience=10)
 
-    def stop_after_epoch_1(msg):
-        if msg.startswith("epoch 1/"):
-            raise Interrupted
-
     with pytest.raises(Interrupted):
-        fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=stop_after_epoch_1,
+        fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=stop_after_epoch(1),
             inputs_version="data-A")
     messages = []
     result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path,
