@@ -9,13 +9,26 @@ CATALOGUE ?= ../shared/datasets/fashion-products
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
 
-.PHONY: install home demo-data run test ui summary checks catalogue clean-data
+.PHONY: install lock home demo-data run test ui summary checks catalogue clean-data
 
-$(BIN)/.installed: pyproject.toml
+# Installs from the lock file: every package at the version recorded in requirements.lock
+# (regenerate it with `make lock` after changing the dependencies in pyproject.toml).
+$(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
+
+# Resolve pyproject.toml's dependencies afresh in a clean environment and record every version.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Every package's version, resolved by 'make lock' from pyproject.toml (with .[dev]); installs use it"; \
+	  echo "# as pip constraints: pip install -c requirements.lock -e '.[dev]'."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | LC_ALL=C sort -f; } > requirements.lock.tmp
+	mv requirements.lock.tmp requirements.lock
+	rm -rf .lock-venv
 
 install: $(BIN)/.installed
 

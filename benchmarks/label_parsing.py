@@ -10,7 +10,7 @@ Compares, on the same files in one run:
   label_files_asset_full_reparse the same files with full_reparse=True
 Also records how long the generator took to write the full-scale dataset when it had to.
 
-Usage: python benchmarks/label_parsing.py [--raw PATH] [--scale 1.0]
+Usage: python benchmarks/label_parsing.py [--root DATA_ROOT] [--scale 1.0]
 Writes benchmarks/results/label_parsing.json. Figures are warm-page-cache timings.
 """
 

@@ -15,9 +15,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 from dagster._core.storage.db_io_manager import DbIOManager
 from dagster_duckdb.io_manager import DuckDbClient
@@ -91,6 +93,91 @@ class WarehouseTypeHandler(DuckDBPandasTypeHandler):
             context.log.info(f"removed {removed} files of {context.asset_key.to_user_string()} that no row names any more")
 
 
+@dataclass
+class TableChange:
+    """A change to a stored table, for a table too large to rewrite on every small update: stored
+    rows whose ``key`` columns match a row of ``remove`` are deleted and ``add`` is inserted, in one
+    transaction. With ``replace`` (or when the table does not exist yet) ``add`` is the whole table.
+    Loading the table gives its rows in no particular order."""
+
+    add: pd.DataFrame
+    remove: pd.DataFrame = field(default_factory=pd.DataFrame)
+    key: tuple[str, ...] = ()
+    replace: bool = False
+
+
+class TableChangeHandler(DuckDBPandasTypeHandler):
+    """Stores a :class:`TableChange` (loading is the DataFrame handler's)."""
+
+    @property
+    def supported_types(self):
+        return [TableChange]
+
+    def handle_output(self, context: dg.OutputContext, table_slice, obj: TableChange, connection):
+        if context.has_asset_partitions:
+            raise TypeError(f"{context.asset_key.to_user_string()}: a TableChange is for unpartitioned tables")
+        table = f"{table_slice.schema}.{table_slice.table}"
+        connection.register("_added", obj.add)
+        connection.register("_removed", obj.remove)
+        try:
+            exists = connection.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [table_slice.schema, table_slice.table]).fetchone()[0]
+            if obj.replace or not exists:
+                connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _added")
+            else:
+                if len(obj.remove):
+                    match = " AND ".join(f't."{k}" = r."{k}"' for k in obj.key)
+                    connection.execute(f"DELETE FROM {table} t USING _removed r WHERE {match}")
+                if len(obj.add):
+                    connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _added")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.unregister("_added")
+            connection.unregister("_removed")
+        rows = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return {"dagster/row_count": dg.MetadataValue.int(rows), "dagster/storage_kind": "duckdb",
+                "rows_added": dg.MetadataValue.int(len(obj.add)),
+                "rows_removed": dg.MetadataValue.int(len(obj.add) if obj.replace else len(obj.remove))}
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """A stored table handed to a consumer by reference, for a table too large to load whole (an
+    input annotated ``StoredTable``): the consumer queries the columns and rows it needs."""
+
+    database: str
+    name: str  # schema-qualified
+
+    def query(self, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
+        """Rows of ``sql``, in which ``{table}`` is this table and each keyword a DataFrame
+        registered under its name (to join with)."""
+        with duckdb.connect(self.database) as conn:
+            for name, frame in frames.items():
+                conn.register(name, frame)
+            return conn.execute(sql.format(table=self.name)).df()
+
+
+class StoredTableHandler(DuckDBPandasTypeHandler):
+    """Loads a table as a :class:`StoredTable` reference (storing one is not a thing)."""
+
+    def __init__(self, database: str):
+        self.database = database
+
+    @property
+    def supported_types(self):
+        return [StoredTable]
+
+    def handle_output(self, context, table_slice, obj, connection):
+        raise TypeError(f"{context.asset_key.to_user_string()}: a StoredTable is an input type, not an output")
+
+    def load_input(self, context: dg.InputContext, table_slice, connection) -> StoredTable:
+        return StoredTable(self.database, f"{table_slice.schema}.{table_slice.table}")
+
+
 class WarehouseIOManager(DuckDBPandasIOManager):
     """DuckDB I/O manager for every table: one transaction per replacement; image-set file pruning."""
 
@@ -98,7 +185,8 @@ class WarehouseIOManager(DuckDBPandasIOManager):
 
     def create_io_manager(self, context) -> DbIOManager:
         return DbIOManager(db_client=WarehouseClient(), database=self.database, schema=self.schema_,
-                           type_handlers=[WarehouseTypeHandler(self.artifact_root)],
+                           type_handlers=[WarehouseTypeHandler(self.artifact_root), TableChangeHandler(),
+                                          StoredTableHandler(self.database)],
                            default_load_type=pd.DataFrame, io_manager_name="WarehouseIOManager")
 
 
@@ -108,18 +196,22 @@ class WarehouseResource(DuckDBResource):
 
     table_schema: str = Field(default="fashion", description="Schema of the project's tables.")
 
-    def previous_rows(self, table: str, partitions: list[str] | None = None, column: str = "partition") -> pd.DataFrame:
-        """The stored rows of ``table`` (only the given partitions); empty when it does not exist."""
+    def previous_rows(self, table: str, partitions: list[str] | None = None, column: str = "partition",
+                      columns: list[str] | None = None) -> pd.DataFrame:
+        """The stored rows of ``table`` (only the given partitions; only ``columns``); empty when
+        it does not exist or lacks one of ``columns`` (stored by older code)."""
         with self.get_connection() as conn:
-            exists = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-                                  "AND table_name = ?", [self.table_schema, table]).fetchone()[0]
-            if not exists:
+            have = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                                "table_schema = ? AND table_name = ?", [self.table_schema, table]).fetchall()}
+            if not have or not set(columns or ()) <= have:
                 return pd.DataFrame()
-            query = f"SELECT * FROM {self.table_schema}.{table}"
+            select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+            query = f"SELECT {select} FROM {self.table_schema}.{table}"
             if partitions is not None:
                 query += f' WHERE "{column}" IN (SELECT unnest(?::VARCHAR[]))'
                 return conn.execute(query, [list(partitions)]).df()
             return conn.execute(query).df()
+
 
 
 class ArtifactStore(dg.ConfigurableResource):

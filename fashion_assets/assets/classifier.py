@@ -16,7 +16,8 @@ from ..core.artifacts import Artifact, content_version
 from ..core.atomic import write_bytes
 from ..core.batch import sha1_of
 from ..core.classifier import TrainConfig, fit, load_classifier
-from ..core.evaluation import training_report
+from ..core.baselines import classifier_baselines
+from ..core.evaluation import comparison_table, readable_comparison, training_report
 from ..core.inference import predict_logits
 from ..core.plots import markdown_image
 from ..core.training_data import channel_stats_of_files, holdout_split, load_uint8, training_plan as compute_training_plan
@@ -82,12 +83,16 @@ class StyleClassifierConfig(dg.Config):
 
 
 BEATS_CHANCE = "style_classifier_beats_chance"
+BEATS_BASELINE = "style_classifier_beats_baseline"
 
 
 @dg.asset(group_name=GROUP, kinds={"pytorch"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT, code_version="3",
           check_specs=[dg.AssetCheckSpec(BEATS_CHANCE, asset="style_classifier", blocking=True,
                                          description="The chosen model beats chance on the training holdout "
-                                                     "(gates downstream use).")])
+                                                     "(gates downstream use)."),
+                       dg.AssetCheckSpec(BEATS_BASELINE, asset="style_classifier",
+                                         description="The model beats every simple baseline (majority class, colour "
+                                                     "histograms + logistic regression) on the holdout (WARN).")])
 def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierConfig, torch_device: TorchDeviceResource,
                      artifact_store: ArtifactStore, image_set: pd.DataFrame, leakage_report: pd.DataFrame,
                      channel_stats: pd.DataFrame, training_plan: pd.DataFrame):
@@ -122,15 +127,27 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     model, ckpt = load_classifier(model_path, device)
     y_pred = predict_logits(model, x_val, mean, std, device, tta_flip=ckpt["recipe"]["tta_flip"]).argmax(1).numpy()
     summary, report, figures = training_report(result["history"], y_val, y_pred, unseen, class_names)
+    # Baselines on the same split: trained on the CNN's training images, setting chosen on its holdout.
+    baselines = classifier_baselines(x_train[tr], y_train[tr], x_train[ho], y_train[ho], x_val)
+    comparison = comparison_table(y_val, unseen, {"resnet18 (this model)": (result["best"]["holdout_accuracy"], y_pred),
+                                                  **{b.name: (b.holdout_accuracy, b.validation_predictions) for b in baselines}})
+    context.log.info("model beside its baselines:\n" + readable_comparison(comparison).to_string(index=False))
     val_curve = [h["validation_accuracy"] for h in result["history"] if h["validation_accuracy"] is not None]
     summary.update({"best_epoch": result["best"]["epoch"], "holdout_accuracy": result["best"]["holdout_accuracy"],
                     "holdout_images": int(len(ho)), "epochs_run": len(result["history"]), "device": str(device),
                     "seed_protocol_validation_accuracy": max(val_curve) if val_curve else None,
                     "mean_images_per_second": float(np.mean([h["images_per_second"] for h in result["history"]])),
-                    "inputs_version": inputs_version, "model_version": version.name})
+                    "inputs_version": inputs_version, "model_version": version.name,
+                    "baselines": {b.name: {"description": b.description, "chosen_on_holdout": b.setting,
+                                           "holdout_accuracy": b.holdout_accuracy,
+                                           "holdout_images": len(b.holdout_predictions),
+                                           **comparison.set_index("model").loc[b.name, ["validation_accuracy",
+                                                                                        "unseen_accuracy"]].to_dict()}
+                                  for b in baselines}})
     predictions = val[["file_name", "class_label"]].assign(predicted=[class_names[k] for k in y_pred], unseen=unseen)
     write_bytes(version / "validation_predictions.csv", predictions.to_csv(index=False).encode())
     write_bytes(version / "per_class_report.csv", report.to_csv(index=False).encode())
+    write_bytes(version / "baselines.csv", comparison.to_csv(index=False).encode())
     for name, png in figures.items():
         write_bytes(version / f"{name}.png", png)
     artifact = Artifact(path=str(model_path), kind="classifier", inputs_version=inputs_version, version=version.name,
@@ -146,9 +163,11 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
         "validation_accuracy": dg.MetadataValue.float(round(summary["validation_accuracy"], 4)),
         "unseen_accuracy": dg.MetadataValue.float(round(summary["unseen_accuracy"], 4)),
         "accuracy (official vs unseen)": dg.MetadataValue.md(markdown(side_by_side)),
+        "model vs baselines": dg.MetadataValue.md(markdown(readable_comparison(comparison))),
         "per_class": dg.MetadataValue.md(markdown(report)),
         **{name: dg.MetadataValue.md(markdown_image(png, name)) for name, png in figures.items()}})
     yield beats_chance(summary["holdout_accuracy"], len(class_names), len(ho))
+    yield beats_baseline(summary["holdout_accuracy"], baselines)
 
 
 def beats_chance(holdout_accuracy: float, classes: int, holdout_images: int) -> dg.AssetCheckResult:
@@ -162,3 +181,15 @@ def beats_chance(holdout_accuracy: float, classes: int, holdout_images: int) -> 
     return dg.AssetCheckResult(check_name=BEATS_CHANCE, passed=holdout_accuracy > chance,
                                description=f"holdout accuracy {holdout_accuracy:.1%} vs chance {chance:.1%}",
                                metadata={"holdout_accuracy": holdout_accuracy, "chance": round(chance, 4)})
+
+
+def beats_baseline(holdout_accuracy: float, baselines: list) -> dg.AssetCheckResult:
+    """WARN when a simple baseline trained on the same split does as well on the holdout."""
+    best = max(baselines, key=lambda b: -1 if np.isnan(b.holdout_accuracy) else b.holdout_accuracy)
+    passed = bool(holdout_accuracy > best.holdout_accuracy)
+    return dg.AssetCheckResult(
+        check_name=BEATS_BASELINE, passed=passed, severity=dg.AssetCheckSeverity.WARN,
+        description=(f"holdout accuracy {holdout_accuracy:.1%} against {best.holdout_accuracy:.1%} for {best.name}"
+                     + ("" if passed else ": the network has learned no more than the baseline")),
+        metadata={"holdout_accuracy": holdout_accuracy, "best_baseline": best.name,
+                  "best_baseline_holdout_accuracy": best.holdout_accuracy})

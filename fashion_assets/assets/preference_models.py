@@ -21,7 +21,8 @@ from ..core import plots
 from ..core.artifacts import Artifact, content_version
 from ..core.atomic import atomic_path, write_bytes
 from ..core.features import FeatureMatrix, load_feature_matrix
-from ..core.preference_methods import ORDER, MethodFit, fit_methods, metrics_table, score_methods, thresholds_and_protocols
+from ..core.preference_methods import (ORDER, MethodFit, fit_methods, metrics_table, readable, score_methods,
+                                       thresholds_and_protocols)
 from ..core.preferences import encode
 from ..io_managers import ArtifactStore, WarehouseResource
 from ..resources import DataRootResource
@@ -126,7 +127,7 @@ def preference_models(context: dg.AssetExecutionContext, data_root: DataRootReso
     seen = set(zip(train.R_id, train.jpg_name))
     unseen = np.array([(r, j) not in seen for r, j in zip(test.R_id, test.jpg_name)], dtype=bool)
     y = test.like.to_numpy()
-    table = metrics_table(fit, y, unseen, scores)
+    table = metrics_table(fit, y, unseen, scores, respondents=test.R_id.to_numpy())
     thresholds, _ = thresholds_and_protocols(fit, y, scores)
     preds = test[["R_id", "jpg_name", "file_name", "like"]].rename(columns={"like": "actual"}).assign(unseen=unseen)
     for name in ORDER:
@@ -140,8 +141,8 @@ def preference_models(context: dg.AssetExecutionContext, data_root: DataRootReso
         curves[f"{best} (unseen)"] = roc_curve(y[unseen], scores[best][unseen])[:2]
     png = plots.roc_curves(curves)
     write_bytes(data_root.reports / "preference_roc.png", png)
-    shown = table.round(4)
-    context.log.info("\n" + shown.to_string(index=False))
+    shown = readable(table)
+    context.log.info("figures with 95% bootstrap intervals (respondents resampled):\n" + shown.to_string(index=False))
     yield table_output(preds, output_name="preference_predictions", answers_without_features=dg.MetadataValue.int(without),
                        answers_scored_now=dg.MetadataValue.int(scored))
     yield table_output(table, preview_rows=20, output_name="preference_metrics",

@@ -12,11 +12,12 @@ from pydantic import Field
 from ..core import tables
 from ..core.atomic import write_text
 from ..core.progress import Progress
-from ..core.scanning import scan_images, scan_labels
+from ..core.artifacts import unordered_version
+from ..core.scanning import KEY_COLUMNS, label_changes, scan_images
 from ..core.vocabulary import CLASS_LABELS
-from ..io_managers import WarehouseResource
+from ..io_managers import StoredTable, TableChange, WarehouseResource
 from ..resources import DataRootResource
-from .metadata import markdown, quarantine_check, table_output
+from .metadata import markdown, quarantine_check, table_metadata, table_output
 from .sources import raw_images, raw_labels
 
 GROUP = "tables"
@@ -58,12 +59,15 @@ class LabelScanConfig(dg.Config):
                                                           "ones (name, size and mtime compared with the stored rows).")
 
 
-@folder_scan(raw_labels, "label", "One row per survey JSON: name fields, respondent, every answer.",
+@folder_scan(raw_labels, "label", "One row per survey JSON: name fields, respondent, every answer "
+             "(stored by inserts and deletes: rows come in no particular order).",
              "Label folder entries that could not be parsed, each with the reason.")
 def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data_root: DataRootResource,
                 warehouse: WarehouseResource):
     """Parse the survey-label JSON of both splits in parallel; bad files go to quarantine.
-    Incremental: files whose name, size and mtime match the stored rows keep them."""
+    Incremental: files whose name, size and mtime match the stored rows keep them, and the stored
+    table is changed in place (new rows inserted, rows of changed or deleted files removed), not
+    rewritten. Its data version is a hash of the file listing (name, size, mtime) it was parsed from."""
     progress: Progress | None = None
 
     def report(done: int, total: int) -> None:
@@ -71,18 +75,29 @@ def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data
         progress = progress or Progress(total, "labels parsed", context.log.info, unit=" files/s")
         progress.update(done)
 
-    previous = None if config.full_reparse else (warehouse.previous_rows("label_table"),
-                                                  warehouse.previous_rows("label_quarantine"))
-    labels, quarantine, counts = scan_labels(data_root.raw, workers=config.workers or None,
-                                             chunk_size=config.chunk_size, progress=report, previous=previous)
-    context.log.info(f"{counts['parsed']} label files parsed, {counts['unchanged']} unchanged kept"
-                     + (" (full re-parse)" if config.full_reparse else ""))
+    stored = None if config.full_reparse else warehouse.previous_rows("label_table", columns=KEY_COLUMNS)
+    stored_quarantine = None if config.full_reparse else warehouse.previous_rows("label_quarantine")
+    changes = label_changes(data_root.raw, stored, stored_quarantine, workers=config.workers or None,
+                            chunk_size=config.chunk_size, progress=report)
+    counts, quarantine = changes.counts, changes.quarantine
+    context.log.info(f"{counts['parsed']} label files parsed, {counts['unchanged']} unchanged kept, "
+                     f"{counts['rows_removed']} stored rows removed" + (" (full re-parse)" if config.full_reparse else ""))
     rate = counts["parsed"] / max(progress.seconds, 1e-9) if progress else 0.0
-    yield table_output(labels, output_name="label_table", files_per_second=dg.MetadataValue.float(round(rate, 1)),
-                       per_split=labels.groupby("split").size().to_dict(), files=dg.MetadataValue.json(counts))
+    # Rows per split: every regular file is a row unless it is quarantined (quarantined entries
+    # that are not regular files, hidden or sub-folders, have no size and are not in the listing).
+    bad = quarantine[quarantine.file_size.notna()].split.value_counts()
+    per_split = changes.listing.split.value_counts().sub(bad, fill_value=0).astype(int).to_dict()
+    change = TableChange(changes.added, changes.removed, key=("split", "file_name"), replace=stored is None or stored.empty)
+    yield dg.Output(change, "label_table", data_version=dg.DataVersion(unordered_version(changes.listing, quarantine)),
+                    metadata={**table_metadata(changes.added), "preview": dg.MetadataValue.md(markdown(changes.added.head(10))),
+                              "files_per_second": dg.MetadataValue.float(round(rate, 1)), "per_split": per_split,
+                              "files": dg.MetadataValue.json(counts)})
     yield table_output(quarantine, preview_rows=50, output_name="label_quarantine")
     yield quarantine_check(quarantine, "label", "label_quarantine")
-    yield _vocabulary_check(labels, "label_table")
+    # The table is committed once its output is yielded: the check reads it back (a few columns).
+    vocabulary = warehouse.previous_rows("label_table", columns=["split", "file_name", "sex", "style", "style_raw",
+                                                                 "style_known", "class_label"])
+    yield _vocabulary_check(vocabulary, "label_table")
 
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
 def style_counts(image_table: pd.DataFrame) -> dg.Output[pd.DataFrame]:
@@ -94,9 +109,15 @@ def style_counts(image_table: pd.DataFrame) -> dg.Output[pd.DataFrame]:
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
           check_specs=[_spec("valid_labels_coverage", "valid_labels",
                              "Every class of every split has valid labels; coverage per split.")])
-def valid_labels(label_table: pd.DataFrame, image_table: pd.DataFrame):
-    """Labels whose image exists in the same split, joined on the full file name (not the ID alone)."""
-    valid, stats = tables.valid_labels(label_table, image_table)
+def valid_labels(label_table: StoredTable, image_table: pd.DataFrame):
+    """Labels whose image exists in the same split, joined on the full file name (not the ID alone).
+    The label table is not loaded whole: the counts need three columns of it, and only the rows
+    whose image exists are read in full."""
+    _, stats = tables.valid_labels(label_table.query("SELECT split, image_id, jpg_name, file_name FROM {table}"),
+                                   image_table)
+    rows = label_table.query("SELECT * FROM {table} l SEMI JOIN images i ON l.split = i.split AND l.jpg_name = i.file_name",
+                             images=image_table[["split", "file_name"]])
+    valid, _ = tables.valid_labels(rows, image_table)
     yield table_output(valid, **{
         "valid_per_split": stats["full_name_join"], "seed_id_only_join_per_split": stats["id_only_join"],
         "label_files_per_split": stats["label_files"], "respondents": dg.MetadataValue.int(int(valid.R_id.nunique())),

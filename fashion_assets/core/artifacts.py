@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from .atomic import TEMP_PREFIX
@@ -53,6 +54,17 @@ def content_version(*parts) -> str:
             h.update(rows.to_numpy().tobytes())
         else:
             h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:20]
+
+
+def unordered_version(*frames: pd.DataFrame) -> str:
+    """A short hash of DataFrames' rows that ignores row order (a table stored by inserts and
+    deletes has no defined order): the sum of per-row hashes, modulo 2**64, per frame."""
+    h = hashlib.sha256()
+    for frame in frames:
+        h.update(",".join(map(str, frame.columns)).encode())
+        total = int(pd.util.hash_pandas_object(frame, index=False).to_numpy().sum(dtype=np.uint64)) if len(frame) else 0
+        h.update(f"{len(frame)}:{total}".encode())
     return h.hexdigest()[:20]
 
 

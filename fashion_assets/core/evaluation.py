@@ -7,6 +7,7 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix
 
 from . import plots
+from .uncertainty import accuracy_interval, bootstrap_weights
 
 
 def per_class_report(y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray, class_names: list[str]) -> pd.DataFrame:
@@ -42,3 +43,31 @@ def training_report(history: list[dict], y_true: np.ndarray, y_pred: np.ndarray,
                "confusion_matrix": plots.confusion(confusion(y_true, y_pred, len(class_names)), class_names),
                "per_class_accuracy": plots.per_class_bars(class_names, list(report.accuracy), list(report.unseen_accuracy))}
     return result, report, figures
+
+
+def comparison_table(y_true: np.ndarray, unseen: np.ndarray, models: dict[str, tuple[float, np.ndarray]]) -> pd.DataFrame:
+    """The model beside its baselines: holdout accuracy (what chose each one's setting), then
+    accuracy on all and on unseen validation images with 95% bootstrap intervals (images
+    resampled; every model on the same resamples). ``models``: name → (holdout accuracy,
+    validation predictions)."""
+    weights = bootstrap_weights(np.arange(len(y_true)))
+    rows = []
+    for name, (holdout, pred) in models.items():
+        right = pred == y_true
+        row = {"model": name, "holdout_accuracy": holdout}
+        for part, sel in (("validation", np.ones(len(y_true), bool)), ("unseen", unseen)):
+            lo, hi = accuracy_interval(right[sel], weights[sel])
+            row.update({f"{part}_accuracy": float(right[sel].mean()) if sel.any() else float("nan"),
+                        f"{part}_low": lo, f"{part}_high": hi})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def readable_comparison(table: pd.DataFrame) -> pd.DataFrame:
+    """'value [low, high]' per accuracy, as a person reads it."""
+    def cell(v, lo, hi):
+        return "-" if not np.isfinite(v) else f"{v:.1%} [{lo:.1%}, {hi:.1%}]"
+    return pd.DataFrame({
+        "model": table.model, "holdout": table.holdout_accuracy.map(lambda v: "-" if not np.isfinite(v) else f"{v:.1%}"),
+        "all validation (95% interval)": [cell(*r) for r in zip(table.validation_accuracy, table.validation_low, table.validation_high)],
+        "unseen validation (95% interval)": [cell(*r) for r in zip(table.unseen_accuracy, table.unseen_low, table.unseen_high)]})

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from .uncertainty import N_BOOT, accuracy_interval, auc_interval, bootstrap_weights, brier
 from .preferences import (Encoded, answer_counts, autoencode, seed_scores, stacked_features, user_based_scores,
                           youden_threshold)
 
@@ -98,18 +99,49 @@ ORDER = ["seed", "seed_youden_on_validation", "seed_honest", "autoencoder_seed_p
          "user_based", "always_dislike", "respondent_majority", "copy_if_seen_else_majority", "stacked_honest"]
 
 
-def metrics_table(fit: MethodFit, y: np.ndarray, unseen: np.ndarray, scores: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Accuracy and ROC AUC of every method on all and on unseen answers."""
+# Methods whose score is a like probability (after this shift): they also get a Brier score.
+PROBABILITY_SHIFT = {"stacked_honest": 0.0, "respondent_majority": 0.5, "copy_if_seen_else_majority": 0.5}
+
+
+def metrics_table(fit: MethodFit, y: np.ndarray, unseen: np.ndarray, scores: dict[str, np.ndarray],
+                  respondents: np.ndarray | None = None, n_boot: int = N_BOOT) -> pd.DataFrame:
+    """Accuracy and ROC AUC of every method on all and on unseen answers, each with a 95%
+    bootstrap interval (respondents resampled; every method on the same resamples), and the Brier
+    score of the methods that give a like probability. Without ``respondents`` every answer is
+    its own respondent."""
     thresholds, protocols = thresholds_and_protocols(fit, y, scores)
+    weights = bootstrap_weights(np.arange(len(y)) if respondents is None else respondents, n_boot)
+    parts = {"all": (np.ones(len(y), bool), weights), "unseen": (unseen, weights[unseen])}
     rows = []
     for name in ORDER:
         s = scores[name]
-        all_m, unseen_m = metrics(y, s, thresholds[name]), metrics(y[unseen], s[unseen], thresholds[name])
-        rows.append({"method": name, "protocol": protocols[name], "threshold": thresholds[name],
-                     "accuracy_all": all_m["accuracy"], "roc_auc_all": all_m["roc_auc"],
-                     "accuracy_unseen": unseen_m["accuracy"], "roc_auc_unseen": unseen_m["roc_auc"],
-                     "answers_all": all_m["answers"], "answers_unseen": unseen_m["answers"]})
+        row = {"method": name, "protocol": protocols[name], "threshold": thresholds[name]}
+        for part, (sel, w) in parts.items():
+            m = metrics(y[sel], s[sel], thresholds[name])
+            acc_lo, acc_hi = accuracy_interval((s[sel] > thresholds[name]) == y[sel], w)
+            auc_lo, auc_hi = auc_interval(y[sel], s[sel], w)
+            row.update({f"accuracy_{part}": m["accuracy"], f"accuracy_{part}_low": acc_lo, f"accuracy_{part}_high": acc_hi,
+                        f"roc_auc_{part}": m["roc_auc"], f"roc_auc_{part}_low": auc_lo, f"roc_auc_{part}_high": auc_hi,
+                        f"brier_{part}": (brier(y[sel], s[sel] + PROBABILITY_SHIFT[name]) if name in PROBABILITY_SHIFT
+                                          else float("nan")),
+                        f"answers_{part}": m["answers"]})
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The metrics table as a person reads it: 'value [low, high]' per figure, Brier beside."""
+    def cell(row, col, pct):
+        v, lo, hi = row[col], row[f"{col}_low"], row[f"{col}_high"]
+        if not np.isfinite(v):
+            return "-"
+        return (f"{v:.1%} [{lo:.1%}, {hi:.1%}]" if pct else f"{v:.3f} [{lo:.3f}, {hi:.3f}]")
+    out = table[["method", "protocol"]].copy()
+    for part in ("all", "unseen"):
+        out[f"accuracy {part}"] = [cell(r, f"accuracy_{part}", True) for _, r in table.iterrows()]
+        out[f"ROC AUC {part}"] = [cell(r, f"roc_auc_{part}", False) for _, r in table.iterrows()]
+        out[f"Brier {part}"] = table[f"brier_{part}"].map(lambda b: "-" if not np.isfinite(b) else f"{b:.3f}")
+    return out
 
 
 def compare_methods(x: np.ndarray, train: Encoded, test: Encoded, unseen: np.ndarray,
@@ -117,4 +149,4 @@ def compare_methods(x: np.ndarray, train: Encoded, test: Encoded, unseen: np.nda
     """Every method on the same answers. Returns (metrics table, scores per method)."""
     fit = fit_methods(x, train, autoencoder_epochs)
     scores = score_methods(x, fit, train, test)
-    return metrics_table(fit, test.y, unseen, scores), scores
+    return metrics_table(fit, test.y, unseen, scores, respondents=test.r), scores

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from dataclasses import dataclass
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -30,29 +31,29 @@ NAME_COLUMNS = ["file_name", "split", "prefix", "image_id", "era", "style", "sty
 
 def list_entries(folder: Path, with_stat: bool = False) -> tuple[list, list[tuple[str, str]]]:
     """(regular files, [(other entry, why it is not used)]) of a folder: every entry is one or
-    the other. Files are sorted names, or (name, size, mtime_ns) in directory order ``with_stat``
-    (from the same directory scan: no second lookup per file). A missing folder is an error that
-    names it."""
+    the other. Files are sorted names, or ([names], [sizes], [mtime_ns]) in directory order
+    ``with_stat`` (from the same directory scan: no second lookup per file). A missing folder is
+    an error that names it."""
     if not folder.is_dir():
         raise FileNotFoundError(f"expected folder {folder} (see data/README.md for the raw layout)")
-    files, others = [], []
+    names, sizes, mtimes, others = [], [], [], []
     with os.scandir(folder) as it:
         for e in it:
             if e.name.startswith("."):
                 others.append((e.name, "hidden entry (name starts with '.'); not read"))
             elif e.is_file():  # follows symbolic links: a link to a file is that file
+                names.append(e.name)
                 if with_stat:
                     st = e.stat()
-                    files.append((e.name, st.st_size, st.st_mtime_ns))
-                else:
-                    files.append(e.name)
+                    sizes.append(st.st_size)
+                    mtimes.append(st.st_mtime_ns)
             elif e.is_symlink():
                 others.append((e.name, f"broken symbolic link (to {os.readlink(e.path)})"))
             elif e.is_dir():
                 others.append((e.name, "a sub-folder; the raw layout has files only, sub-folders are not read"))
             else:
                 others.append((e.name, "not a regular file"))
-    return (files if with_stat else sorted(files)), sorted(others)
+    return ((names, sizes, mtimes) if with_stat else sorted(names)), sorted(others)
 
 
 def list_files(folder: Path) -> list[str]:
@@ -160,25 +161,98 @@ def label_listing(raw: Path) -> tuple[pd.DataFrame, list[tuple]]:
     """(regular label files with size and mtime, quarantine rows for every other entry)."""
     parts, others = [], []
     for split, folder in LABEL_FOLDERS.items():
-        found, odd = list_entries(raw / folder, with_stat=True)
-        names, sizes, mtimes = zip(*found) if found else ((), (), ())
+        (names, sizes, mtimes), odd = list_entries(raw / folder, with_stat=True)
         # Column by column: a frame built from 250k row tuples costs seconds.
-        parts.append(pd.DataFrame({"split": split, "folder": str(raw / folder), "file_name": list(names),
+        parts.append(pd.DataFrame({"split": split, "folder": str(raw / folder), "file_name": names,
                                    "file_size": np.array(sizes, dtype=np.int64),
                                    "file_mtime_ns": np.array(mtimes, dtype=np.int64)}))
         others += [(split, folder, name, why, None, None) for name, why in odd]
     return pd.concat(parts, ignore_index=True), others
 
 
-def _unchanged(previous: pd.DataFrame | None, current: dict, columns: list[str]) -> pd.DataFrame:
-    """Previous rows whose file is still there with the same size and mtime (``current``:
-    (split, name) → (size, mtime) of the files now; none when the previous table predates these
-    columns)."""
-    if previous is None or previous.empty or not set(columns) <= set(previous.columns):
-        return pd.DataFrame(columns=columns)
-    same = [current.get((s, n)) == (z, m) for s, n, z, m in
-            zip(previous.split, previous.file_name, previous.file_size, previous.file_mtime_ns)]
-    return _typed(previous.loc[np.array(same, dtype=bool), columns]).reset_index(drop=True)
+KEY_COLUMNS = ["split", "file_name", "file_size", "file_mtime_ns"]  # a parsed file's identity and version
+
+
+@dataclass
+class LabelChanges:
+    """What a scan changes in the stored label table: rows of new or changed files to add, stored
+    rows to remove (their file changed or is gone), and the whole quarantine (it is small)."""
+
+    added: pd.DataFrame
+    removed: pd.DataFrame  # split, file_name of stored rows that no longer hold
+    quarantine: pd.DataFrame
+    listing: pd.DataFrame  # every regular file now: split, file_name, file_size, file_mtime_ns
+    counts: dict
+
+    def apply(self, stored: pd.DataFrame | None) -> pd.DataFrame:
+        """The label table after the change (``stored``: the table the change was computed against)."""
+        if stored is None or stored.empty:
+            return self.added
+        gone = set(zip(self.removed.split, self.removed.file_name))
+        kept = stored[[k not in gone for k in zip(stored.split, stored.file_name)]][LABEL_COLUMNS]
+        table = pd.concat([t for t in (_typed(kept), self.added) if len(t)] or [self.added], ignore_index=True)
+        return _typed(table).sort_values(["split", "file_name"], ignore_index=True)
+
+
+def _unchanged(previous: pd.DataFrame | None, files: pd.DataFrame) -> np.ndarray:
+    """Which previous rows' files are still there (``files``: the listing now) with the same size
+    and mtime; all False when nothing is reusable (no previous rows, or rows from before these
+    columns existed)."""
+    if previous is None or previous.empty or not set(KEY_COLUMNS) <= set(previous.columns):
+        return np.zeros(0 if previous is None else len(previous), dtype=bool)
+    keys = previous[KEY_COLUMNS].reset_index(drop=True)
+    known = keys.file_size.notna() & keys.file_mtime_ns.notna()  # entries that are not files have neither
+    keys = keys[known].astype({"file_size": "int64", "file_mtime_ns": "int64"})
+    found = keys.merge(files[KEY_COLUMNS], on=KEY_COLUMNS, how="left", indicator=True)
+    keep = np.zeros(len(previous), dtype=bool)
+    keep[np.flatnonzero(known.to_numpy())] = (found["_merge"] == "both").to_numpy()
+    return keep
+
+
+def label_changes(raw: Path, stored: pd.DataFrame | None = None, stored_quarantine: pd.DataFrame | None = None,
+                  workers: int | None = None, chunk_size: int = 4000,
+                  progress: Callable[[int, int], None] | None = None) -> LabelChanges:
+    """Compare both label folders under ``raw`` with the stored rows (``stored`` needs only the
+    KEY_COLUMNS) and parse only new or changed files. Without stored rows every file is parsed."""
+    files, others = label_listing(raw)
+    keep_rows = _unchanged(stored, files)
+    keep_bad = _unchanged(stored_quarantine, files)
+    reused_bad = (stored_quarantine[keep_bad][LABEL_QUARANTINE_COLUMNS] if keep_bad.any()
+                  else pd.DataFrame(columns=LABEL_QUARANTINE_COLUMNS))
+    done = [d for d in (stored.loc[keep_rows, KEY_COLUMNS] if keep_rows.any() else None,
+                        reused_bad[KEY_COLUMNS] if len(reused_bad) else None) if d is not None]
+    if done:  # the files whose stored row (or quarantine row) still holds are not read again
+        done = pd.concat(done).astype({"file_size": "int64", "file_mtime_ns": "int64"})
+        files_left = files.merge(done, on=KEY_COLUMNS, how="left", indicator=True)
+        files_left = files_left[files_left["_merge"] == "left_only"].drop(columns="_merge")
+    else:
+        files_left = files
+    todo = list(files_left.itertuples(index=False, name=None))
+    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)] or [[]]
+    workers = workers or os.cpu_count() or 1
+    tables, bad, parsed = [], list(others), 0
+    pool = ProcessPoolExecutor(workers) if workers > 1 and len(chunks) > 1 else None
+    try:
+        for table, chunk_bad in (pool.map(_parse_label_chunk, chunks) if pool else map(_parse_label_chunk, chunks)):
+            tables.append(table)
+            bad += chunk_bad
+            parsed += len(table) + len(chunk_bad)
+            if progress:
+                progress(parsed, len(todo))
+    finally:
+        if pool:
+            pool.shutdown()
+    added = _typed(pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True))
+    quarantine = [pd.DataFrame.from_records(bad, columns=LABEL_QUARANTINE_COLUMNS), reused_bad]
+    quarantine = pd.concat([q for q in quarantine if len(q)] or quarantine[:1], ignore_index=True)
+    removed = (stored.loc[~keep_rows, ["split", "file_name"]].reset_index(drop=True)
+               if stored is not None and {"split", "file_name"} <= set(stored.columns)
+               else pd.DataFrame(columns=["split", "file_name"]))
+    counts = {"files": len(files) + len(others), "parsed": len(todo), "unchanged": len(files) - len(todo),
+              "rows_removed": len(removed), "previous_rows": 0 if stored is None else len(stored)}
+    return LabelChanges(added.sort_values(["split", "file_name"], ignore_index=True), removed,
+                        _typed(quarantine).sort_values(["split", "file_name"], ignore_index=True),
+                        files[KEY_COLUMNS], counts)
 
 
 def scan_labels(raw: Path, workers: int | None = None, chunk_size: int = 4000,
@@ -190,31 +264,6 @@ def scan_labels(raw: Path, workers: int | None = None, chunk_size: int = 4000,
     unchanged keeps its row; only new or changed files are parsed, and rows of files that are gone
     are dropped. The result equals a full parse (rows sorted by split and file name).
     """
-    files, others = label_listing(raw)
-    previous = previous or (None, None)
-    current = dict(zip(zip(files.split, files.file_name), zip(files.file_size, files.file_mtime_ns)))
-    reused_rows = _unchanged(previous[0], current, LABEL_COLUMNS)
-    reused_bad = _unchanged(previous[1], current, LABEL_QUARANTINE_COLUMNS)
-    done = set(zip(reused_rows.split, reused_rows.file_name)) | set(zip(reused_bad.split, reused_bad.file_name))
-    todo = [f for f in files.itertuples(index=False, name=None) if (f[0], f[2]) not in done]
-    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)] or [[]]
-    workers = workers or os.cpu_count() or 1
-    tables, bad, done = [], list(others), 0
-    pool = ProcessPoolExecutor(workers) if workers > 1 and len(chunks) > 1 else None
-    try:
-        for table, chunk_bad in (pool.map(_parse_label_chunk, chunks) if pool else map(_parse_label_chunk, chunks)):
-            tables.append(table)
-            bad += chunk_bad
-            done += len(table) + len(chunk_bad)
-            if progress:
-                progress(done, len(todo))
-    finally:
-        if pool:
-            pool.shutdown()
-    table = _typed(pd.concat([t for t in [*tables, reused_rows] if len(t)] or tables[:1], ignore_index=True))
-    quarantine = [pd.DataFrame.from_records(bad, columns=LABEL_QUARANTINE_COLUMNS), reused_bad]
-    quarantine = pd.concat([q for q in quarantine if len(q)] or quarantine[:1], ignore_index=True)
-    counts = {"files": len(files) + len(others), "parsed": len(todo), "unchanged": len(files) - len(todo),
-              "previous_rows": sum(len(p) for p in previous if p is not None)}
-    return (table.sort_values(["split", "file_name"], ignore_index=True),
-            _typed(quarantine).sort_values(["split", "file_name"], ignore_index=True), counts)
+    stored, stored_quarantine = previous or (None, None)
+    changes = label_changes(raw, stored, stored_quarantine, workers, chunk_size, progress)
+    return changes.apply(stored), changes.quarantine, changes.counts

@@ -1,5 +1,7 @@
 """The tables job over a tiny generated dataset reproduces the generator's ground truth exactly."""
 
+import json
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -134,6 +136,17 @@ def test_label_table_parses_only_new_files_and_equals_a_full_reparse(tmp_path):
     (folder / template.name.replace(".json", "7.json")).write_bytes(template.read_bytes())
     incremental, counts = run()
     assert counts["parsed"] == 1 and len(incremental) == len(first) + 1
+    # The stored table is changed in place: an edited file's row replaced, a deleted file's row gone.
+    edited, deleted = sorted(folder.iterdir())[1:3]
+    doc = json.loads(edited.read_text())
+    doc["user"]["R_id"] = 987654321
+    edited.write_text(json.dumps(doc))
+    deleted.unlink()
+    incremental, counts = run()
+    assert counts["parsed"] == 1 and counts["rows_removed"] == 2 and len(incremental) == len(first)
+    val = incremental[incremental.split == "Validation"].set_index("file_name")
+    assert val.loc[edited.name, "R_id"] == 987654321 and deleted.name not in val.index
     full, counts = run(full_reparse=True)
     assert counts["parsed"] == counts["files"]
-    pd.testing.assert_frame_equal(incremental, full)
+    order = ["split", "file_name"]  # stored by inserts and deletes: no row order
+    pd.testing.assert_frame_equal(incremental.sort_values(order, ignore_index=True), full.sort_values(order, ignore_index=True))
