@@ -10,7 +10,10 @@ from __future__ import annotations
 import sys
 
 import dagster as dg
+import pandas as pd
 
+from .core.evaluation import readable_comparison
+from .core.preference_methods import readable
 from .definitions import defs
 
 
@@ -71,13 +74,23 @@ def main(argv: list[str] | None = None) -> int:
                   f"{c['unseen_accuracy']:.1%} on the {c['unseen_images']} unseen ones (epoch {c['best_epoch']} chosen on a "
                   f"training holdout, {c['holdout_accuracy']:.1%}); seed protocol "
                   f"{'n/a' if seed is None else f'{seed:.1%}'}; {c['device']}")
+            compared = defs.load_asset_value("style_classifier").folder / "baselines.csv"
+            if compared.exists():
+                print("\nClassifier beside its baselines (same training images and holdout; 95% intervals, images "
+                      "resampled)\n")
+                print(readable_comparison(pd.read_csv(compared)).to_string(index=False))
         print()
         print_checks(instance)
         if instance.get_latest_materialization_event(dg.AssetKey("preference_metrics")):
             metrics = defs.load_asset_value("preference_metrics")
-            print("\nPreference prediction on validation answers: all, and unseen (respondent never rated the image in training)\n")
-            cols = ["method", "protocol", "accuracy_all", "roc_auc_all", "accuracy_unseen", "roc_auc_unseen"]
-            print(metrics[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+            print("\nPreference prediction on validation answers: all, and unseen (respondent never rated the image in "
+                  "training);\n95% bootstrap intervals (respondents resampled); Brier score where a method gives a like "
+                  "probability\n")
+            if "accuracy_all_low" in metrics.columns:
+                print(readable(metrics).to_string(index=False))
+            else:  # stored by an older version: no intervals yet
+                cols = ["method", "protocol", "accuracy_all", "roc_auc_all", "accuracy_unseen", "roc_auc_unseen"]
+                print(metrics[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
