@@ -9,7 +9,7 @@ CATALOGUE ?= ../shared/datasets/fashion-products
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
 
-.PHONY: install lock home demo-data run test ui summary checks catalogue clean-data
+.PHONY: install lock home demo-data run test ui summary checks catalogue clean-data models champion mlflow
 
 # Installs from the lock file: every package at the version recorded in requirements.lock
 # (regenerate it with `make lock` after changing the dependencies in pyproject.toml).
@@ -54,6 +54,18 @@ checks: install
 catalogue: install home
 	FASHION_ASSETS_CATALOGUE="$(abspath $(CATALOGUE))" $(BIN)/dagster job execute -m fashion_assets.definitions -j catalogue_job
 
+# The model registry: list the versions, move the champion alias (and rebuild what follows), MLflow's UI.
+models: install
+	$(BIN)/python -m fashion_assets.models list
+
+champion: install home
+	test -n "$(VERSION)" || { echo "usage: make champion VERSION=N"; exit 2; }
+	$(BIN)/python -m fashion_assets.models champion $(VERSION)
+	$(BIN)/dagster asset materialize -m fashion_assets.definitions --select 'champion_classifier*'
+
+mlflow: install
+	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(FASHION_ASSETS_DATA_ROOT)/mlflow/mlflow.db" --host 127.0.0.1 --port 5000
+
 test: install home
 	$(BIN)/python -m pytest
 
@@ -64,4 +76,4 @@ ui: install home
 # folders older versions used). The Dagster instance (run history) stays; its assets then show as
 # needing materialization again.
 clean-data:
-	cd "$(FASHION_ASSETS_DATA_ROOT)" && rm -rf raw warehouse.duckdb warehouse.duckdb.wal artifacts reports models features images
+	cd "$(FASHION_ASSETS_DATA_ROOT)" && rm -rf raw warehouse.duckdb warehouse.duckdb.wal artifacts mlflow reports models features images

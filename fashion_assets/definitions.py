@@ -9,8 +9,8 @@ import dagster as dg
 from . import jobs, runs, sensors
 from .assets import ASSET_MODULES
 from .io_managers import ArtifactIOManager, ArtifactStore, WarehouseIOManager, WarehouseResource
-from .resources import (CatalogueResource, DataRootResource, SegmentationResource, TorchDeviceResource,
-                        catalogue_root_from_env, data_root_from_env)
+from .resources import (CatalogueResource, DataRootResource, ModelRegistryResource, SegmentationResource,
+                        TorchDeviceResource, catalogue_root_from_env, data_root_from_env)
 
 WAREHOUSE_SCHEMA = "fashion"
 
@@ -42,6 +42,7 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
             "warehouse": WarehouseResource(database=str(root.warehouse), table_schema=WAREHOUSE_SCHEMA),
             "artifact_io_manager": ArtifactIOManager(root=artifacts),
             "artifact_store": ArtifactStore(root=artifacts),
+            "model_registry": ModelRegistryResource(root=str(root.mlflow)),
         },
     )
 

@@ -39,6 +39,11 @@ class DataRootResource(dg.ConfigurableResource):
         """The artifact store (image sets, checkpoints, feature matrices), owned by io_managers."""
         return self.path / "artifacts"
 
+    @property
+    def mlflow(self) -> Path:
+        """MLflow's local store: tracked training runs and the model registry."""
+        return self.path / "mlflow"
+
 
 def catalogue_root_from_env() -> str | None:
     """The product catalogue folder, when set (default: <data root>/catalogue)."""
@@ -87,3 +92,14 @@ class CatalogueResource(dg.ConfigurableResource):
     @property
     def images(self) -> Path:
         return Path(self.root).expanduser().resolve() / "images"
+
+
+class ModelRegistryResource(dg.ConfigurableResource):
+    """MLflow experiment tracking and model registry, stored under the data root (no server)."""
+
+    root: str = Field(description="MLflow's store folder, <data root>/mlflow.")
+
+    def registry(self):
+        from .core.registry import Registry
+
+        return Registry(Path(self.root))

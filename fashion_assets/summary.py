@@ -12,9 +12,12 @@ import sys
 import dagster as dg
 import pandas as pd
 
+from .assets.classifier import MODEL_NAME
 from .core.evaluation import readable_comparison
+from .core.registry import Registry
 from .core.preference_methods import readable
 from .definitions import defs
+from .resources import DataRootResource, data_root_from_env
 
 
 def latest_check_results(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[tuple[str, str, str]]:
@@ -74,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{c['unseen_accuracy']:.1%} on the {c['unseen_images']} unseen ones (epoch {c['best_epoch']} chosen on a "
                   f"training holdout, {c['holdout_accuracy']:.1%}); seed protocol "
                   f"{'n/a' if seed is None else f'{seed:.1%}'}; {c['device']}")
+            meta = record.asset_materialization.metadata
+            if "registered_version" in meta:
+                champion = Registry(DataRootResource(root=data_root_from_env()).mlflow).champion(MODEL_NAME)
+                print(f"  registry      this training is version {meta['registered_version'].value} "
+                      f"({meta['mlflow_run'].value}); champion: "
+                      f"{'none' if champion is None else f'version {champion.version}'}  (make models, make mlflow)")
             compared = defs.load_asset_value("style_classifier").folder / "baselines.csv"
             if compared.exists():
                 print("\nClassifier beside its baselines (same training images and holdout; 95% intervals, images "

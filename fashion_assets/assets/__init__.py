@@ -1,6 +1,6 @@
 """The asset modules, one per stage; definitions.py loads every asset and check from them."""
 
 from . import (classifier, crops, images, portable, preference_models, preferences, product_models, products,
-               sources, tables)
+               registry, sources, tables)
 
-ASSET_MODULES = [sources, tables, images, crops, classifier, portable, preferences, preference_models, products, product_models]
+ASSET_MODULES = [sources, tables, images, crops, classifier, registry, portable, preferences, preference_models, products, product_models]

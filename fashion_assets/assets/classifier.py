@@ -15,7 +15,7 @@ from pydantic import Field
 from ..core.artifacts import Artifact, content_version
 from ..core.atomic import write_bytes
 from ..core.batch import sha1_of
-from ..core.classifier import TrainConfig, fit, load_classifier
+from ..core.classifier import TrainConfig, classifier_settings, fit, load_classifier
 from ..core.baselines import classifier_baselines
 from ..core.evaluation import comparison_table, readable_comparison, training_report
 from ..core.inference import predict_logits
@@ -23,7 +23,7 @@ from ..core.plots import markdown_image
 from ..core.training_data import channel_stats_of_files, holdout_split, load_uint8, training_plan as compute_training_plan
 from ..core.vocabulary import CLASS_LABELS
 from ..io_managers import ArtifactStore
-from ..resources import TorchDeviceResource
+from ..resources import ModelRegistryResource, TorchDeviceResource
 from .metadata import markdown, table_metadata, table_output
 
 GROUP = "classifier"
@@ -83,6 +83,7 @@ class StyleClassifierConfig(dg.Config):
 
 
 BEATS_CHANCE = "style_classifier_beats_chance"
+MODEL_NAME = "style_classifier"  # its name in the model registry
 BEATS_BASELINE = "style_classifier_beats_baseline"
 
 
@@ -94,7 +95,8 @@ BEATS_BASELINE = "style_classifier_beats_baseline"
                                          description="The model beats every simple baseline (majority class, colour "
                                                      "histograms + logistic regression) on the holdout (WARN).")])
 def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierConfig, torch_device: TorchDeviceResource,
-                     artifact_store: ArtifactStore, image_set: pd.DataFrame, leakage_report: pd.DataFrame,
+                     artifact_store: ArtifactStore, model_registry: ModelRegistryResource, image_set: pd.DataFrame,
+                     leakage_report: pd.DataFrame,
                      channel_stats: pd.DataFrame, training_plan: pd.DataFrame):
     """ResNet-18 (no pretrained weights) over the 31 sex&style classes. The epoch is chosen on a
     holdout carved from training; the official validation set is scored once with that model and
@@ -151,8 +153,22 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     for name, png in figures.items():
         write_bytes(version / f"{name}.png", png)
     artifact = Artifact(path=str(model_path), kind="classifier", inputs_version=inputs_version, version=version.name,
-                        settings={"image_size": config.image_size, "class_names": class_names, "mean": mean.tolist(),
-                                  "std": std.tolist(), "recipe": config.recipe, "tta_flip": ckpt["recipe"]["tta_flip"]})
+                        settings=classifier_settings(ckpt))
+    # Tracked and registered; the champion alias moves only when the gate passes.
+    gate = beats_chance(summary["holdout_accuracy"], len(class_names), len(ho))
+    registry = model_registry.registry()
+    registered = registry.log_training(
+        MODEL_NAME, model_path, config.model_dump(), result["history"],
+        {**summary, **{f"{b}_{k}": v for b, r in summary["baselines"].items() for k, v in r.items()}},
+        sorted(version.glob("*.png")) + sorted(version.glob("*.csv")),
+        tags={"dagster_run_id": context.run_id, "inputs_version": inputs_version, "dagster_asset": "style_classifier"})
+    if gate.passed:
+        registry.set_champion(MODEL_NAME, registered.version)
+        context.log.info(f"registered {MODEL_NAME} version {registered.version}; it is the champion now")
+    else:
+        previous = registry.champion(MODEL_NAME)
+        context.log.warning(f"registered {MODEL_NAME} version {registered.version}; it failed {BEATS_CHANCE}, so the "
+                            f"champion stays {'unset' if previous is None else f'version {previous.version}'}")
     side_by_side = pd.DataFrame([
         {"protocol": "honest: epoch chosen on training holdout", "all validation": summary["validation_accuracy"],
          "unseen validation": summary["unseen_accuracy"]},
@@ -165,8 +181,11 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
         "accuracy (official vs unseen)": dg.MetadataValue.md(markdown(side_by_side)),
         "model vs baselines": dg.MetadataValue.md(markdown(readable_comparison(comparison))),
         "per_class": dg.MetadataValue.md(markdown(report)),
+        "mlflow_run": dg.MetadataValue.url(registered.run_url()),
+        "registered_version": dg.MetadataValue.int(registered.version),
+        "champion": dg.MetadataValue.bool(gate.passed),
         **{name: dg.MetadataValue.md(markdown_image(png, name)) for name, png in figures.items()}})
-    yield beats_chance(summary["holdout_accuracy"], len(class_names), len(ho))
+    yield gate
     yield beats_baseline(summary["holdout_accuracy"], baselines)
 
 

@@ -23,12 +23,12 @@ CHECK_IMAGES = 64
           check_specs=[dg.AssetCheckSpec(MATCHES, asset="classifier_onnx", blocking=True,
                                          description=f"onnxruntime gives torch's logits and features to within "
                                                      f"{TOLERANCE:g} on {CHECK_IMAGES} crops (gates downstream use).")])
-def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactStore, style_classifier: Artifact,
+def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactStore, champion_classifier: Artifact,
                     image_set: pd.DataFrame):
     """The classifier exported to ONNX with its normalisation and test-time flip in the graph,
     compared with torch on a batch of crops, and timed on the CPU against torch."""
-    s = style_classifier.settings
-    model, _ = load_classifier(style_classifier.path)
+    s = champion_classifier.settings
+    model, _ = load_classifier(champion_classifier.path)
     path = export_onnx(model, s["mean"], s["std"], s["tta_flip"], s["image_size"],
                        artifact_store.version_folder(context) / "classifier.onnx")
     sample = image_set.sort_values(["split", "file_name"], ascending=[False, True]).drop_duplicates("crop_sha1")
@@ -39,17 +39,17 @@ def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactS
     speed = {"onnxruntime": images_per_second(lambda x: run_onnx(session, x), images),
              "torch": images_per_second(lambda x: infer(model, x, s["mean"], s["std"], cpu, batch_size=64,
                                                         tta_flip=s["tta_flip"], features=True), images)}
-    context.log.info(f"ONNX export of {style_classifier.version}: max |difference| {difference}, "
+    context.log.info(f"ONNX export of {champion_classifier.version}: max |difference| {difference}, "
                      f"CPU images/s {speed}")
-    artifact = Artifact(path=str(path), kind="onnx_classifier", inputs_version=style_classifier.version,
+    artifact = Artifact(path=str(path), kind="onnx_classifier", inputs_version=champion_classifier.version,
                         version=path.parent.name,
                         settings={"image_size": s["image_size"], "class_names": s["class_names"], "opset": OPSET,
                                   "input": "images: uint8 (N, 3, S, S), RGB 0-255; normalisation is in the graph",
-                                  "outputs": list(OUTPUTS), "classifier_version": style_classifier.version})
-    yield dg.Output(artifact, data_version=dg.DataVersion(f"{style_classifier.version}-opset{OPSET}"), metadata={
+                                  "outputs": list(OUTPUTS), "classifier_version": champion_classifier.version})
+    yield dg.Output(artifact, data_version=dg.DataVersion(f"{champion_classifier.version}-opset{OPSET}"), metadata={
         "max_abs_difference": dg.MetadataValue.json(difference),
         "cpu_images_per_second": dg.MetadataValue.json({k: round(v, 1) for k, v in speed.items()}),
-        "checked_images": len(images), "classifier_version": style_classifier.version})
+        "checked_images": len(images), "classifier_version": champion_classifier.version})
     worst = max(difference.values())
     yield dg.AssetCheckResult(check_name=MATCHES, passed=worst <= TOLERANCE,
                               description=f"largest difference {worst:.2e} (tolerance {TOLERANCE:g}) on {len(images)} crops",

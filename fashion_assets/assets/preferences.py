@@ -28,10 +28,10 @@ GROUP = "preferences"
 @dg.asset(group_name=GROUP, kinds={"pytorch", "numpy"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT,
           code_version="2", automation_condition=EAGER)
 def feature_matrix(context: dg.AssetExecutionContext, torch_device: TorchDeviceResource, artifact_store: ArtifactStore,
-                   style_classifier: Artifact, image_set: pd.DataFrame):
+                   champion_classifier: Artifact, image_set: pd.DataFrame):
     """512-d features (the classifier's penultimate layer) of every distinct image of both splits,
     with an index from (split, file name) to the feature row."""
-    model, ckpt = load_classifier(style_classifier.path)
+    model, ckpt = load_classifier(champion_classifier.path)
     size = ckpt["config"]["image_size"]
     distinct = image_set.drop_duplicates("sha1").sort_values("sha1", ignore_index=True)
     device = torch_device.torch_device()
@@ -43,13 +43,13 @@ def feature_matrix(context: dg.AssetExecutionContext, torch_device: TorchDeviceR
         with open(tmp, "wb") as fh:
             np.savez(fh, features=x, sha1=np.array(distinct.sha1, dtype=str), split=np.array(index.split, dtype=str),
                      file_name=np.array(index.file_name, dtype=str), row=index.row.to_numpy())
-    version = content_version(style_classifier.version, image_set[["split", "file_name", "sha1", "crop_sha1"]])
+    version = content_version(champion_classifier.version, image_set[["split", "file_name", "sha1", "crop_sha1"]])
     artifact = Artifact(path=str(path), kind="feature_matrix", inputs_version=version, version=path.parent.name,
-                        settings={"image_size": size, "classifier_version": style_classifier.version,
+                        settings={"image_size": size, "classifier_version": champion_classifier.version,
                                   "dimensions": int(x.shape[1]), "images": int(x.shape[0])})
     return dg.Output(artifact, data_version=dg.DataVersion(version), metadata={
         "shape": list(x.shape), "device": str(device), "image_size": size,
-        "classifier_version": style_classifier.version, "files_indexed": len(index)})
+        "classifier_version": champion_classifier.version, "files_indexed": len(index)})
 
 
 class NeighbourConfig(dg.Config):

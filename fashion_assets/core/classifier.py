@@ -228,6 +228,13 @@ def checkpoint(model, class_names, mean, std, cfg, recipe, history, best) -> dic
             "architecture": "torchvision.models.resnet18"}
 
 
+def classifier_settings(ckpt: dict) -> dict:
+    """What a consumer of a checkpoint needs to use it: input size, classes, normalisation, recipe."""
+    return {"image_size": ckpt["config"]["image_size"], "class_names": list(ckpt["class_names"]),
+            "mean": list(ckpt["mean"]), "std": list(ckpt["std"]), "recipe": ckpt["config"]["recipe"],
+            "tta_flip": bool(ckpt["recipe"]["tta_flip"])}
+
+
 def load_classifier(path: Path, device: torch.device | None = None) -> tuple[nn.Module, dict]:
     """A fresh torchvision ResNet-18 with the checkpoint's weights, and the checkpoint dict."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)

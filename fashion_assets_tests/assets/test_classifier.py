@@ -14,9 +14,12 @@ from PIL import Image
 
 from fashion_assets.assets.classifier import beats_chance, style_classifier
 from fashion_assets.assets.preferences import feature_matrix
+from fashion_assets.assets.registry import champion_classifier
+from fashion_assets.core.registry import CHAMPION as CHAMPION_ALIAS
+from fashion_assets.core.registry import Registry
 from fashion_assets.core.training_data import training_plan
 from fashion_assets.io_managers import ArtifactIOManager, ArtifactStore
-from fashion_assets.resources import TorchDeviceResource
+from fashion_assets.resources import ModelRegistryResource, TorchDeviceResource
 
 CLASSES = ["bold_M", "ivy_M", "classic_W", "punk_W"]
 COLOURS = [(200, 30, 30), (30, 160, 40), (30, 60, 200), (20, 20, 20)]
@@ -66,11 +69,17 @@ SPECS = [dg.AssetSpec(k) for k in ("image_set", "leakage_report", "channel_stats
 def run(values: dict, root: Path, instance, selection: list[str], **train):
     store = str(root / "artifacts")
     return dg.materialize(
-        [style_classifier, feature_matrix, *SPECS], instance=instance, selection=selection, raise_on_error=False,
+        [style_classifier, champion_classifier, feature_matrix, *SPECS], instance=instance, selection=selection,
+        raise_on_error=False,
         run_config={"ops": {"style_classifier": {"config": {**TRAIN, **train}}}} if "style_classifier" in selection else None,
         resources={"io_manager": dg.IOManagerDefinition.hardcoded_io_manager(Values(values)),
                    "artifact_io_manager": ArtifactIOManager(root=store), "artifact_store": ArtifactStore(root=store),
-                   "torch_device": TorchDeviceResource(device="cpu")})
+                   "torch_device": TorchDeviceResource(device="cpu"),
+                   "model_registry": ModelRegistryResource(root=str(root / "mlflow"))})
+
+
+def handle(root: Path, asset: str) -> dict:
+    return json.loads((root / "artifacts" / asset / "handle.json").read_text())
 
 
 def logs(instance, result) -> list[str]:
@@ -125,13 +134,15 @@ def test_new_data_trains_a_new_model_and_every_figure_is_its_own(tmp_path, insta
 def test_feature_matrix_follows_the_classifier_settings_set_in_one_place(tmp_path, instance):
     values = toy_image_set(tmp_path / "a", seed=3)
     for size, recipe in ((32, "improved"), (40, "seed")):
-        result = run(values, tmp_path, instance, ["style_classifier", "feature_matrix"], image_size=size, recipe=recipe)
+        result = run(values, tmp_path, instance, ["style_classifier", "champion_classifier", "feature_matrix"],
+                     image_size=size, recipe=recipe)
         assert result.success
-        classifier = json.loads((tmp_path / "artifacts" / "style_classifier" / "handle.json").read_text())
-        features = json.loads((tmp_path / "artifacts" / "feature_matrix" / "handle.json").read_text())
+        classifier, champion = handle(tmp_path, "style_classifier"), handle(tmp_path, "champion_classifier")
+        features = handle(tmp_path, "feature_matrix")
         assert classifier["settings"]["image_size"] == size and classifier["settings"]["recipe"] == recipe
+        assert champion["settings"] == classifier["settings"]  # read from the registered checkpoint
         assert features["settings"]["image_size"] == size
-        assert features["settings"]["classifier_version"] == classifier["version"]
+        assert features["settings"]["classifier_version"] == champion["version"]
         data = np.load(features["path"])
         assert data["features"].shape == (len(values["image_set"]), 512)
     # Only the last two versions of each artifact are kept.
@@ -147,7 +158,7 @@ def test_one_feature_row_per_distinct_image(tmp_path, instance):
     other = images[images.split == "Train"].iloc[[1]].assign(split="Validation", partition="Validation-0",
                                                              sha1="different-content", crop=images.crop.iloc[-1])
     values["image_set"] = pd.concat([images, copy, other], ignore_index=True)
-    assert run(values, tmp_path, instance, ["style_classifier", "feature_matrix"]).success
+    assert run(values, tmp_path, instance, ["style_classifier", "champion_classifier", "feature_matrix"]).success
     handle = json.loads((tmp_path / "artifacts" / "feature_matrix" / "handle.json").read_text())
     data = np.load(handle["path"])
     index = pd.DataFrame({"split": data["split"], "file_name": data["file_name"], "row": data["row"]})
@@ -160,14 +171,20 @@ def test_one_feature_row_per_distinct_image(tmp_path, instance):
 def test_a_missing_artifact_is_a_clear_error(tmp_path, instance):
     values = toy_image_set(tmp_path / "a", seed=5)
     result = dg.materialize(
-        [style_classifier, feature_matrix, *SPECS], instance=instance, selection=["feature_matrix"], raise_on_error=False,
+        [style_classifier, champion_classifier, feature_matrix, *SPECS], instance=instance, selection=["feature_matrix"],
+        raise_on_error=False,
         resources={"io_manager": dg.IOManagerDefinition.hardcoded_io_manager(Values(values)),
                    "artifact_io_manager": ArtifactIOManager(root=str(tmp_path / "artifacts")),
                    "artifact_store": ArtifactStore(root=str(tmp_path / "artifacts")),
-                   "torch_device": TorchDeviceResource(device="cpu")})
+                   "torch_device": TorchDeviceResource(device="cpu"),
+                   "model_registry": ModelRegistryResource(root=str(tmp_path / "mlflow"))})
     assert not result.success
     message = str(result.failure_data_for_node("feature_matrix").error)
-    assert "style_classifier has no stored artifact" in message and "materialize style_classifier first" in message
+    assert "champion_classifier has no stored artifact" in message and "materialize champion_classifier first" in message
+    # And with no champion in the registry, the champion asset says what to do.
+    result = run(values, tmp_path, instance, ["champion_classifier"])
+    message = str(result.failure_data_for_node("champion_classifier").error)
+    assert "no style_classifier version has the alias 'champion' yet" in message
 
 
 def test_the_gate_fails_with_a_reason_when_there_is_nothing_to_judge():
@@ -184,3 +201,52 @@ def test_training_step_is_in_the_gpu_pool_with_a_gpu_request():
     k8s = json.loads(k8s) if isinstance(k8s, str) else k8s
     assert k8s["container_config"]["resources"]["limits"] == {"nvidia.com/gpu": "1"}
     assert spec.code_version
+
+
+def test_every_training_is_tracked_and_registered_and_a_rollback_rebuilds_from_the_older_version(tmp_path, instance):
+    values = toy_image_set(tmp_path / "a", seed=6)
+    selection = ["style_classifier", "champion_classifier", "feature_matrix"]
+    assert run(values, tmp_path, instance, selection).success
+    features_v1 = np.load(handle(tmp_path, "feature_matrix")["path"])["features"]
+    second = run(values, tmp_path, instance, selection, recipe="seed")
+    assert second.success
+    registry = Registry(tmp_path / "mlflow")
+    v1, v2 = registry.versions("style_classifier")
+    meta = second.asset_materializations_for_node("style_classifier")[0].metadata
+    summary = meta["summary"].value
+    # Tagged with the Dagster run and the version of its inputs; linked from the asset's metadata.
+    assert v2.tags["dagster_run_id"] == second.run_id and v2.tags["inputs_version"] == summary["inputs_version"]
+    assert meta["mlflow_run"].value == v2.run_url() and meta["registered_version"].value == 2
+    # The MLflow run holds the config, every epoch's metrics, the reported figures, plots and the checkpoint.
+    client = registry.client()
+    tracked = client.get_run(v2.run_id)
+    assert tracked.data.params["recipe"] == "seed" and tracked.data.params["epochs"] == str(TRAIN["epochs"])
+    assert len(client.get_metric_history(v2.run_id, "holdout_accuracy")) == summary["epochs_run"]
+    assert tracked.data.metrics["unseen_accuracy"] == pytest.approx(summary["unseen_accuracy"])
+    assert "colour_histogram_logreg_holdout_accuracy" in tracked.data.metrics
+    reports = {Path(f.path).name for f in client.list_artifacts(v2.run_id, "reports")}
+    assert {"confusion_matrix.png", "baselines.csv", "validation_predictions.csv"} <= reports
+    assert v2.checkpoint.exists() and CHAMPION_ALIAS in v2.aliases and CHAMPION_ALIAS not in v1.aliases
+    # Rollback: the alias back to version 1; the downstream assets rebuild from it.
+    registry.set_champion("style_classifier", 1)
+    assert run(values, tmp_path, instance, ["champion_classifier", "feature_matrix"]).success
+    assert handle(tmp_path, "champion_classifier")["version"].startswith("v1-")
+    assert handle(tmp_path, "feature_matrix")["settings"]["classifier_version"].startswith("v1-")
+    np.testing.assert_allclose(np.load(handle(tmp_path, "feature_matrix")["path"])["features"], features_v1, atol=1e-6)
+
+
+def test_a_version_that_fails_its_gate_is_registered_but_does_not_become_the_champion(tmp_path, instance):
+    values = toy_image_set(tmp_path / "a", seed=7)
+    assert run(values, tmp_path, instance, ["style_classifier", "champion_classifier"]).success
+    # Every image the same picture: the network cannot beat chance on the (balanced) holdout.
+    same = values["image_set"].crop.iloc[0]
+    blank = {**values, "image_set": values["image_set"].assign(crop=same, crop_sha1="same")}
+    failed = run(blank, tmp_path, instance, ["style_classifier", "champion_classifier"])
+    checks = {c.check_name: c for c in failed.get_asset_check_evaluations()}
+    assert not checks["style_classifier_beats_chance"].passed
+    assert not failed.asset_materializations_for_node("champion_classifier")  # the blocking check stopped it
+    registry = Registry(tmp_path / "mlflow")
+    assert [v.version for v in registry.versions("style_classifier")] == [1, 2]
+    assert registry.champion("style_classifier").version == 1
+    assert "it failed style_classifier_beats_chance, so the champion stays version 1" in " ".join(
+        m for m in logs(instance, failed) if m)

@@ -1,0 +1,41 @@
+"""The classifier version that downstream assets use: the one under the registry's ``champion``
+alias. Training registers every version; the alias moves only when the version passed its gate
+(``style_classifier_beats_chance``), and ``python -m fashion_assets.models champion N`` moves it
+back to an older version (a rollback); materializing ``champion_classifier`` then rebuilds
+everything downstream from that version.
+"""
+
+import dagster as dg
+
+from ..core.artifacts import Artifact
+from ..core.batch import sha1_of
+from ..core.classifier import classifier_settings
+from ..core.registry import CHAMPION
+from ..resources import ModelRegistryResource
+from .classifier import ARTIFACT, EAGER, GROUP, MODEL_NAME, style_classifier
+
+
+@dg.asset(group_name=GROUP, kinds={"mlflow", "pytorch"}, io_manager_key=ARTIFACT, code_version="1",
+          automation_condition=EAGER, deps=[style_classifier])
+def champion_classifier(context: dg.AssetExecutionContext, model_registry: ModelRegistryResource):
+    """The registered classifier version under the 'champion' alias, as a handle (its checkpoint
+    in the registry's artifact store, with the settings read from the checkpoint)."""
+    import torch
+
+    champion = model_registry.registry().champion(MODEL_NAME)
+    if champion is None:
+        raise dg.Failure(f"no {MODEL_NAME} version has the alias '{CHAMPION}' yet: train one that passes "
+                         f"style_classifier_beats_chance, or set it by hand (python -m fashion_assets.models champion N)")
+    if not champion.checkpoint.exists():
+        raise dg.Failure(f"{MODEL_NAME} version {champion.version}'s checkpoint {champion.checkpoint} is missing "
+                         f"from the registry's artifact store")
+    ckpt = torch.load(champion.checkpoint, map_location="cpu", weights_only=False)
+    digest = sha1_of(champion.checkpoint)[:12]
+    context.log.info(f"{MODEL_NAME} version {champion.version} is the champion (MLflow run {champion.run_id})")
+    artifact = Artifact(path=str(champion.checkpoint), kind="classifier", version=f"v{champion.version}-{digest}",
+                        inputs_version=champion.tags.get("inputs_version", ""), settings=classifier_settings(ckpt))
+    return dg.Output(artifact, data_version=dg.DataVersion(f"v{champion.version}-{digest}"), metadata={
+        "registered_version": dg.MetadataValue.int(champion.version),
+        "mlflow_run": dg.MetadataValue.url(champion.run_url()),
+        "trained_in_dagster_run": champion.tags.get("dagster_run_id", ""),
+        "checkpoint": dg.MetadataValue.path(str(champion.checkpoint))})
