@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,29 @@ def _slice_where(context: dg.OutputContext, column: str) -> str:
     return f'"{column}" IN ({keys})'
 
 
+def _table_exists(connection, table_slice) -> bool:
+    return bool(connection.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [table_slice.schema, table_slice.table]).fetchone()[0])
+
+
+@contextmanager
+def _committed(connection, **frames: pd.DataFrame):
+    """The body's statements, with ``frames`` registered under their names, then COMMIT (the
+    transaction was opened by WarehouseClient.delete_table_slice); ROLLBACK on any error."""
+    for name, frame in frames.items():
+        connection.register(name, frame)
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        for name in frames:
+            connection.unregister(name)
+
+
 class WarehouseClient(DuckDbClient):
     @staticmethod
     def delete_table_slice(context, table_slice, connection) -> None:
@@ -61,12 +85,8 @@ class WarehouseTypeHandler(DuckDBPandasTypeHandler):
 
     def handle_output(self, context: dg.OutputContext, table_slice, obj: pd.DataFrame, connection):
         table = f"{table_slice.schema}.{table_slice.table}"
-        connection.register("_output_frame", obj)
-        try:
-            exists = connection.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                [table_slice.schema, table_slice.table]).fetchone()[0]
-            if context.has_asset_partitions and exists:
+        with _committed(connection, _output_frame=obj):
+            if context.has_asset_partitions and _table_exists(connection, table_slice):
                 # Other partitions' rows, then this slice's: one statement, columns matched by name
                 # (a column added by new code is NULL in older slices instead of an error).
                 keep = f"coalesce(NOT ({_slice_where(context, context.definition_metadata['partition_expr'])}), true)"
@@ -74,12 +94,6 @@ class WarehouseTypeHandler(DuckDBPandasTypeHandler):
                                    "UNION ALL BY NAME SELECT * FROM _output_frame")
             else:
                 connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _output_frame")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        finally:
-            connection.unregister("_output_frame")
         file_column = (context.definition_metadata or {}).get(FILE_COLUMN)
         if file_column:
             self._prune(context, obj, file_column)
@@ -117,13 +131,8 @@ class TableChangeHandler(DuckDBPandasTypeHandler):
         if context.has_asset_partitions:
             raise TypeError(f"{context.asset_key.to_user_string()}: a TableChange is for unpartitioned tables")
         table = f"{table_slice.schema}.{table_slice.table}"
-        connection.register("_added", obj.add)
-        connection.register("_removed", obj.remove)
-        try:
-            exists = connection.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                [table_slice.schema, table_slice.table]).fetchone()[0]
-            if obj.replace or not exists:
+        with _committed(connection, _added=obj.add, _removed=obj.remove):
+            if obj.replace or not _table_exists(connection, table_slice):
                 connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _added")
             else:
                 if len(obj.remove):
@@ -131,13 +140,6 @@ class TableChangeHandler(DuckDBPandasTypeHandler):
                     connection.execute(f"DELETE FROM {table} t USING _removed r WHERE {match}")
                 if len(obj.add):
                     connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _added")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        finally:
-            connection.unregister("_added")
-            connection.unregister("_removed")
         rows = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         return {"dagster/row_count": dg.MetadataValue.int(rows), "dagster/storage_kind": "duckdb",
                 "rows_added": dg.MetadataValue.int(len(obj.add)),

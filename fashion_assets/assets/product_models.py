@@ -22,7 +22,7 @@ from ..core.inference import extract_features, predict_logits
 from ..core.products import precision_at_k, three_way_split
 from ..core.training_data import channel_stats, load_uint8
 from ..io_managers import ArtifactStore
-from ..resources import DataRootResource, TorchDeviceResource
+from ..resources import DataRootResource, ModelRegistryResource, TorchDeviceResource
 from .classifier import ARTIFACT, GPU_TAGS
 from .metadata import markdown, table_output
 
@@ -42,7 +42,8 @@ class ProductClassifierConfig(dg.Config):
 
 @dg.asset(group_name=GROUP, kinds={"pytorch"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT, code_version="2")
 def product_classifier(context: dg.AssetExecutionContext, config: ProductClassifierConfig, artifact_store: ArtifactStore,
-                       torch_device: TorchDeviceResource, product_classes: pd.DataFrame):
+                       torch_device: TorchDeviceResource, model_registry: ModelRegistryResource,
+                       product_classes: pd.DataFrame):
     """ResNet-18 on one label level of the catalogue: stratified train/validation/test, the epoch
     chosen on validation, the test split scored once (accuracy, macro and weighted F1, report)."""
     if config.level not in product_classes.columns:
@@ -78,7 +79,15 @@ def product_classifier(context: dg.AssetExecutionContext, config: ProductClassif
     artifact = Artifact(path=str(model_path), kind="classifier", inputs_version=inputs_version, version=version.name,
                         settings={"level": config.level, "image_size": config.image_size, "class_names": names,
                                   "mean": mean.tolist(), "std": std.tolist(), "recipe": config.recipe})
+    write_bytes(version / "test_report.csv", report.to_csv(index=False).encode())
+    registered = model_registry.registry().log_training(
+        f"product_classifier_{config.level}", model_path, config.model_dump(), result["history"], summary,
+        [version / "confusion_matrix.png", version / "test_report.csv"],
+        tags={"dagster_run_id": context.run_id, "inputs_version": inputs_version, "dagster_asset": "product_classifier"})
+    context.log.info(f"registered product_classifier_{config.level} version {registered.version}")
     return dg.Output(artifact, data_version=dg.DataVersion(sha1_of(model_path)[:20]), metadata={
+        "mlflow_run": dg.MetadataValue.url(registered.run_url()),
+        "registered_version": dg.MetadataValue.int(registered.version),
         "summary": dg.MetadataValue.json(summary), "accuracy": dg.MetadataValue.float(round(summary["accuracy"], 4)),
         "report": dg.MetadataValue.md(markdown(report)),
         "confusion_matrix": dg.MetadataValue.md(plots.markdown_image(png, "confusion"))})

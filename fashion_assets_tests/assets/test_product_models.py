@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from fashion_assets.core.registry import Registry
 from fashion_assets.definitions import build_definitions
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "fashion_products"
@@ -40,4 +41,11 @@ def test_product_classifier_beats_majority_and_recommendations_follow_its_handle
     chance = float((n * (n - 1)).sum() / (len(classes) * (len(classes) - 1)))
     assert meta["precision_at_5_same_articleType"].value > 2 * chance
     assert (tmp_path / "reports" / "product_recommendations.png").exists()
+    # Tracked and registered like the style classifier (a registered model per label level).
+    registry = Registry(tmp_path / "mlflow")
+    (version,) = registry.versions("product_classifier_masterCategory")
+    trained = result.asset_materializations_for_node("product_classifier")[0].metadata
+    assert version.tags["dagster_run_id"] == result.run_id and trained["mlflow_run"].value == version.run_url()
+    tracked = registry.client().get_run(version.run_id).data
+    assert tracked.params["level"] == "masterCategory" and tracked.metrics["accuracy"] == summary["accuracy"]
     assert len(first) == 5 * classes.id.nunique()
