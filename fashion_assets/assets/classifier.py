@@ -80,6 +80,10 @@ class StyleClassifierConfig(dg.Config):
     seed_protocol: bool = Field(default=True, description="Also score validation every epoch to report the seed's "
                                                           "protocol (best epoch on validation); never used to choose.")
     resume: bool = Field(default=True, description="Continue an interrupted run when its inputs and settings match.")
+    cpu_channels_last: bool = Field(default=False, description="On a CPU: channels-last memory layout (a GPU always "
+                                                               "uses it). benchmarks/cpu_training.py measures it.")
+    cpu_bf16: bool = Field(default=False, description="On a CPU with bf16 instructions (avx512_bf16, AMX): bfloat16 "
+                                                      "autocast while training; the checkpoint stays float32.")
 
 
 BEATS_CHANCE = "style_classifier_beats_chance"
@@ -113,7 +117,8 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     tr, ho = holdout_split(y_train, config.holdout_fraction, seed=42)
     per_epoch = config.samples_per_epoch or int(training_plan.augmented_samples.sum() * len(tr) / len(y_train))
     cfg = TrainConfig(recipe=config.recipe, epochs=config.epochs, batch_size=config.batch_size,
-                      image_size=config.image_size, samples_per_epoch=per_epoch, patience=config.patience)
+                      image_size=config.image_size, samples_per_epoch=per_epoch, patience=config.patience,
+                      cpu_channels_last=config.cpu_channels_last, cpu_bf16=config.cpu_bf16)
     # What the model is built from: images (content), labels, which are unseen, normalisation, settings.
     inputs_version = content_version(train[["file_name", "crop_sha1", "class_label"]], val[["file_name", "crop_sha1",
                                      "class_label"]], unseen.tolist(), channel_stats, config.model_dump())

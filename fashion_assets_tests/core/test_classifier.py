@@ -161,3 +161,15 @@ def test_transfer_from_a_local_weights_file(toy, tmp_path):
     with pytest.raises(ValueError, match="do not fit ResNet-18"):
         fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path / "b",
             log=lambda _: None, init_state={"conv1.weight": resnet34().conv1.weight})
+
+
+def test_cpu_speed_options_train_the_same_toy_set(toy, tmp_path):
+    """Channels-last layout and bfloat16 autocast on the CPU still learn, and the checkpoint they
+    write is an ordinary float32 ResNet-18 (inference needs neither option)."""
+    x, y, tr, ho, mean, std = toy
+    cfg = TrainConfig(**{**CFG.__dict__, "cpu_channels_last": True, "cpu_bf16": True})
+    result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=lambda _: None)
+    assert result["best"]["holdout_accuracy"] >= 0.75
+    model, ckpt = load_classifier(result["best_path"])
+    assert all(v.dtype == torch.float32 for v in ckpt["state_dict"].values() if v.is_floating_point())
+    assert ckpt["config"]["cpu_bf16"] and ckpt["config"]["cpu_channels_last"]
