@@ -58,6 +58,7 @@ def _table_exists(connection, table_slice) -> bool:
 def _committed(connection, **frames: pd.DataFrame):
     """The body's statements, with ``frames`` registered under their names, then COMMIT (the
     transaction was opened by WarehouseClient.delete_table_slice); ROLLBACK on any error."""
+    frames = {name: frame for name, frame in frames.items() if len(frame.columns)}  # DuckDB needs a column
     for name, frame in frames.items():
         connection.register(name, frame)
     try:
@@ -110,8 +111,8 @@ class WarehouseTypeHandler(DuckDBPandasTypeHandler):
 @dataclass
 class TableChange:
     """A change to a stored table, for a table too large to rewrite on every small update: stored
-    rows whose ``key`` columns match a row of ``remove`` are deleted and ``add`` is inserted, in one
-    transaction. With ``replace`` (or when the table does not exist yet) ``add`` is the whole table.
+    rows whose ``key`` columns match a row of ``remove`` or of ``add`` are deleted and ``add`` is
+    inserted, in one transaction. With ``replace`` (or when the table does not exist yet) ``add`` is the whole table.
     Loading the table gives its rows in no particular order."""
 
     add: pd.DataFrame
@@ -135,9 +136,15 @@ class TableChangeHandler(DuckDBPandasTypeHandler):
             if obj.replace or not _table_exists(connection, table_slice):
                 connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _added")
             else:
-                if len(obj.remove):
+                # Rows of the removed keys and of the keys being inserted go first (an upsert): a
+                # change applied twice, or computed by two overlapping runs from the same stored
+                # rows, still leaves one row per key.
+                keys = ", ".join(f'"{k}"' for k in obj.key)
+                gone = " UNION ".join([f"SELECT {keys} FROM {name}" for name, frame in
+                                       (("_removed", obj.remove), ("_added", obj.add)) if len(frame)])
+                if gone:
                     match = " AND ".join(f't."{k}" = r."{k}"' for k in obj.key)
-                    connection.execute(f"DELETE FROM {table} t USING _removed r WHERE {match}")
+                    connection.execute(f"DELETE FROM {table} t USING ({gone}) r WHERE {match}")
                 if len(obj.add):
                     connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _added")
         rows = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
