@@ -17,7 +17,6 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
-from torchvision.models import resnet18
 
 from .atomic import atomic_path
 from .inference import predict_logits
@@ -72,6 +71,8 @@ def pick_device(preference: str = "auto") -> torch.device:
 def build_model(num_classes: int) -> nn.Module:
     """torchvision ResNet-18 without pretrained weights, a num_classes head, Kaiming-uniform init
     of every conv and linear layer (the seed's ``weights_init_he``)."""
+    from torchvision.models import resnet18  # here, not at import: torchvision's import costs ~2 s
+
     model = resnet18(weights=None)
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     for m in model.modules():
@@ -242,6 +243,8 @@ def classifier_settings(ckpt: dict) -> dict:
 
 def load_classifier(path: Path, device: torch.device | None = None) -> tuple[nn.Module, dict]:
     """A fresh torchvision ResNet-18 with the checkpoint's weights, and the checkpoint dict."""
+    from torchvision.models import resnet18
+
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     model = resnet18(weights=None)
     model.fc = nn.Linear(model.fc.in_features, len(ckpt["class_names"]))

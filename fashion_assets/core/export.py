@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torchvision.models.feature_extraction import create_feature_extractor
 
 from .atomic import atomic_path
 from .inference import infer
@@ -24,6 +23,8 @@ class Portable(nn.Module):
     """(N, 3, S, S) uint8 → (logits, features), as ``infer`` computes them on a CPU."""
 
     def __init__(self, model: nn.Module, mean, std, tta_flip: bool):
+        from torchvision.models.feature_extraction import create_feature_extractor  # here: a slow import
+
         super().__init__()
         self.model = model.eval()
         self.body = create_feature_extractor(self.model, {"flatten": "features", "fc": "logits"})

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torchvision.models.feature_extraction import create_feature_extractor
 
 from .training_batches import normalise
 
@@ -19,6 +18,8 @@ def infer(model: nn.Module, images: torch.Tensor, mean, std, device: torch.devic
           tta_flip: bool = False, features: bool = False) -> dict[str, torch.Tensor]:
     """{"logits": (N, classes)} and, with ``features``, {"features": (N, 512)} for uint8 images
     (N, 3, S, S). ``tta_flip`` averages the logits of the image and its mirror image."""
+    from torchvision.models.feature_extraction import create_feature_extractor  # here: torchvision's import is slow
+
     model = model.to(device).eval()
     net = create_feature_extractor(model, {"flatten": "features", "fc": "logits"}) if features else None
     mean, std = torch.as_tensor(mean, dtype=torch.float32).to(device), torch.as_tensor(std, dtype=torch.float32).to(device)
