@@ -9,7 +9,7 @@ CATALOGUE ?= ../shared/datasets/fashion-products
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
 
-.PHONY: install lock home demo-data run test ui summary checks catalogue clean-data models champion mlflow
+.PHONY: install lock home demo-data run test ui summary checks catalogue clean-data models champion mlflow photos
 
 # Installs from the lock file: every package at the version recorded in requirements.lock
 # (regenerate it with `make lock` after changing the dependencies in pyproject.toml).
@@ -62,6 +62,11 @@ champion: install home
 	test -n "$(VERSION)" || { echo "usage: make champion VERSION=N"; exit 2; }
 	$(BIN)/python -m fashion_assets.models champion $(VERSION)
 	$(BIN)/dagster asset materialize -m fashion_assets.definitions --select 'champion_classifier*'
+
+# New photos: photos dropped loose into <data root>/incoming/ are filed into a batch folder; every batch
+# without predictions (or the batches named in BATCH) is segmented, cropped, classified and matched.
+photos: install home
+	$(BIN)/python -m fashion_assets.incoming $(BATCH)
 
 mlflow: install
 	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(FASHION_ASSETS_DATA_ROOT)/mlflow/mlflow.db" --host 127.0.0.1 --port 5000

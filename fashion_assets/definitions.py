@@ -30,7 +30,8 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         jobs=jobs.ALL_JOBS,
-        sensors=[sensors.raw_data_sensor, sensors.automation_sensor, runs.dead_run_sensor],
+        sensors=[sensors.raw_data_sensor, sensors.incoming_photos_sensor, sensors.automation_sensor,
+                 runs.dead_run_sensor],
         executor=executor or dg.in_process_executor,
         resources={
             "data_root": root,

@@ -31,7 +31,7 @@ from pydantic import Field
 from .core.artifacts import Artifact, prune_files, prune_versions
 from .core.atomic import write_text
 
-# Definition metadata of an image-set output: which column holds the files it owns.
+# Definition metadata of an image-set output: which column (or list of columns) holds the files it owns.
 FILE_COLUMN = "file_column"
 HANDLE = "handle.json"
 KEEP_VERSIONS = 2  # the current version and the one before it
@@ -95,13 +95,13 @@ class WarehouseTypeHandler(DuckDBPandasTypeHandler):
                                    "UNION ALL BY NAME SELECT * FROM _output_frame")
             else:
                 connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _output_frame")
-        file_column = (context.definition_metadata or {}).get(FILE_COLUMN)
-        if file_column:
-            self._prune(context, obj, file_column)
+        file_columns = (context.definition_metadata or {}).get(FILE_COLUMN)
+        if file_columns:
+            self._prune(context, obj, [file_columns] if isinstance(file_columns, str) else list(file_columns))
         return {"dagster/row_count": dg.MetadataValue.int(len(obj)), "dagster/storage_kind": "duckdb"}
 
-    def _prune(self, context: dg.OutputContext, obj: pd.DataFrame, column: str) -> None:
-        keep = set(obj[column].dropna()) if len(obj) else set()
+    def _prune(self, context: dg.OutputContext, obj: pd.DataFrame, columns: list[str]) -> None:
+        keep = {f for c in columns for f in obj[c].dropna()} if len(obj) else set()
         partitions = context.asset_partition_keys if context.has_asset_partitions else [None]
         removed = sum(len(prune_files(store_folder(self.artifact_root, context.asset_key, p), keep)) for p in partitions)
         if removed:

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from .assets.images import IMAGE_RUN_TAGS
+from .assets.new_photos import incoming_batches
 
 tables_job = dg.define_asset_job(
     "tables_job", selection=dg.AssetSelection.groups("tables"),
@@ -31,4 +32,9 @@ catalogue_job = dg.define_asset_job(
     "catalogue_job", selection=dg.AssetSelection.groups("catalogue"),
     description="Product catalogue: products with images, refined classes, label balance, classifier, recommendations.")
 
-ALL_JOBS = [tables_job, images_job, classifier_job, preferences_job, full_pipeline_job, catalogue_job]
+new_photos_job = dg.define_asset_job(
+    "new_photos_job", selection=dg.AssetSelection.groups("new_photos"), partitions_def=incoming_batches,
+    description="One batch of new photos (a folder of <data root>/incoming): segment, crop, classify, similar "
+                "training images, likely fans, contact sheet.")
+
+ALL_JOBS = [tables_job, images_job, classifier_job, preferences_job, full_pipeline_job, catalogue_job, new_photos_job]

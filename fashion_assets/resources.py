@@ -27,6 +27,11 @@ class DataRootResource(dg.ConfigurableResource):
         return self.path / "raw"
 
     @property
+    def incoming(self) -> Path:
+        """New photos to predict for: one sub-folder per arrival batch (loose files are filed into one)."""
+        return self.path / "incoming"
+
+    @property
     def reports(self) -> Path:
         return self.path / "reports"
 

@@ -21,7 +21,10 @@ import dagster as dg
 
 from .assets import ASSET_MODULES
 from .assets.images import IMAGE_RUN_TAGS, image_partitions
+from .assets.new_photos import incoming_batches
 from .assets.sources import RAW_FOLDERS, observe_raw
+from .core.new_photos import batches, file_loose_photos
+from .jobs import new_photos_job
 from .resources import DataRootResource
 
 SETTLE_SECONDS = 10.0
@@ -91,6 +94,46 @@ def raw_data_sensor(context: dg.SensorEvaluationContext, data_root: DataRootReso
     if not events:
         return dg.SensorResult(skip_reason="; ".join(waiting) or "no change in the raw folders", cursor=json.dumps(cursor))
     return dg.SensorResult(asset_events=events, run_requests=runs, cursor=json.dumps(cursor))
+
+
+def known_batches(context) -> set[str]:
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # evaluated without an instance (unit tests)
+        return set()
+    return set(instance.get_dynamic_partitions(incoming_batches.name))
+
+
+@dg.sensor(job=new_photos_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Files photos dropped loose into <data root>/incoming into a batch folder; every new or changed "
+                       "batch folder becomes a partition of the new-photo assets and one run of new_photos_job.")
+def incoming_photos_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
+    batch, moved = file_loose_photos(data_root.incoming, SETTLE_SECONDS)
+    if batch:
+        context.log.info(f"filed {moved} loose photos of {data_root.incoming} into the batch folder {batch}")
+    found, unusable = batches(data_root.incoming, SETTLE_SECONDS)
+    for problem in unusable:
+        context.log.warning(f"incoming/{problem}: skipped (rename the folder)")
+    cursor, known = json.loads(context.cursor) if context.cursor else {}, known_batches(context)
+    added, runs, waiting = [], [], []
+    for b in found:
+        if b.unsettled or not b.files:
+            waiting.append(f"{b.name}: " + (f"{b.unsettled} files modified in the last {SETTLE_SECONDS:.0f} s"
+                                            if b.unsettled else "empty"))
+            continue
+        if cursor.get(b.name) == b.digest and b.name in known:
+            continue
+        added += [] if b.name in known else [b.name]
+        cursor[b.name] = b.digest
+        runs.append(dg.RunRequest(partition_key=b.name, run_key=f"{b.name}-{b.digest[:16]}",
+                                  tags={"fashion_assets/change": "incoming"}))
+        context.log.info(f"batch {b.name}: {b.files} files, " + ("new" if b.name not in known else "changed"))
+    cursor = {name: digest for name, digest in cursor.items() if name in {b.name for b in found}}
+    if not runs:
+        return dg.SensorResult(skip_reason="; ".join(waiting + unusable) or "no new or changed batch in incoming/",
+                               cursor=json.dumps(cursor))
+    return dg.SensorResult(run_requests=runs, cursor=json.dumps(cursor),
+                           dynamic_partitions_requests=[incoming_batches.build_add_request(added)] if added else [])
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(

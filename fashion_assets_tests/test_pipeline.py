@@ -1,23 +1,31 @@
 """Smoke test: the whole graph on tiny data with planted faults, as `make run` runs it; then new
-survey answers refresh the predictions incrementally, equal to a full recompute."""
+survey answers refresh the predictions incrementally, equal to a full recompute; then new photos
+get their predictions and contact sheet."""
 
 import json
+import os
 import shutil
+import time
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pytest
+from PIL import Image
 
 from fashion_assets.assets.preference_models import load_fit
 from fashion_assets.core.features import load_feature_matrix
 from fashion_assets.core.preference_methods import ORDER, score_methods
 from fashion_assets.core.preferences import encode
 from fashion_assets.definitions import build_definitions
-from fashion_assets.resources import SegmentationResource
+from fashion_assets.resources import DataRootResource, SegmentationResource
+from fashion_assets.sensors import incoming_photos_sensor
 
 CONFIG = {"ops": {"style_classifier": {"config": {"image_size": 32, "epochs": 4, "samples_per_epoch": 256,
                                                   "batch_size": 16}},
                   "preference_model": {"config": {"autoencoder_epochs": 5}}}}
+PHOTOS = Path(__file__).parent / "fixtures" / "fashion_products" / "images"
+OLD = time.time() - 3600
 LABEL_CHAIN = ["label_table", "label_quarantine", "valid_labels", "preference_model", "preference_predictions",
                "preference_metrics"]
 
@@ -97,3 +105,70 @@ def test_new_answers_refresh_the_predictions_incrementally_as_a_full_recompute_w
     assert result.asset_materializations_for_node("preference_model")[0].metadata["refitted"].value is True
     assert result.asset_materializations_for_node("preference_models")[0].metadata["answers_scored_now"].value == len(preds)
 
+
+
+def _old(path):
+    os.utime(path, (OLD, OLD))  # past the sensor's settle time
+    return path
+
+
+def test_new_photos_dropped_into_incoming_get_classes_neighbours_fans_and_a_contact_sheet(pipeline):
+    root, defs, _ = pipeline
+    incoming = root / "incoming"
+    incoming.mkdir()
+    photos = sorted(PHOTOS.iterdir())[:3]
+    for p in photos:
+        _old(shutil.copy(p, incoming / p.name))
+    (incoming / "notes.txt").write_text("not a photo")
+    _old(incoming / "notes.txt")
+    resources = {"data_root": DataRootResource(root=str(root))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        tick = incoming_photos_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        (request,) = tick.run_requests
+        (batch,) = tick.dynamic_partitions_requests[0].partition_keys
+        assert request.partition_key == batch
+        assert sorted(os.listdir(incoming / batch)) == sorted([p.name for p in photos] + ["notes.txt"])
+        instance.add_dynamic_partitions("incoming_batches", [batch])
+        job = defs.resolve_job_def("new_photos_job")
+        assert job.execute_in_process(partition_key=batch, instance=instance).success
+
+        preds = defs.load_asset_value("incoming_predictions", partition_key=batch, instance=instance)
+        assert sorted(preds.file_name) == sorted(p.name for p in photos)
+        assert (preds.probability_1 >= preds.probability_2).all() and (preds.probability_2 >= preds.probability_3).all()
+        image_set = defs.load_asset_value("image_set")
+        assert set(preds.class_1) <= set(image_set.class_label)
+        crops = defs.load_asset_value("incoming_images", partition_key=batch, instance=instance)
+        assert {Image.open(c).size for c in crops.crop} == {(int(image_set["size"].iloc[0]),) * 2}  # as training crops
+        quarantine = defs.load_asset_value("incoming_quarantine", partition_key=batch, instance=instance)
+        assert list(quarantine.file_name) == ["notes.txt"] and "decode" in quarantine.reason[0]
+        matches = defs.load_asset_value("incoming_matches", partition_key=batch, instance=instance)
+        neighbours, fans = matches[matches.kind == "neighbour"], matches[matches.kind == "respondent"]
+        assert set(neighbours.match) <= set(image_set[image_set.split == "Train"].file_name)
+        valid = defs.load_asset_value("valid_labels")
+        assert set(fans["match"]) <= set(valid[valid.split == "Train"].R_id.astype(str))
+        for _, mine in matches.groupby(["file_name", "kind"]):
+            assert list(mine["rank"]) == list(range(1, len(mine) + 1)) and mine.score.is_monotonic_decreasing
+        assert fans.method.iloc[0] in ("seed_honest", "stacked_honest")
+        sheet = Path(preds.contact_sheet.iloc[0]).read_text()
+        assert all(p.name in sheet for p in photos) and "notes.txt" in sheet
+
+        # Nothing new: no run. A photo added to the batch: that partition runs again, only it is new.
+        again = incoming_photos_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=tick.cursor))
+        assert not again.run_requests
+        _old(shutil.copy(sorted(PHOTOS.iterdir())[3], incoming / batch / "late.jpg"))
+        changed = incoming_photos_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=tick.cursor))
+        assert [r.partition_key for r in changed.run_requests] == [batch] and not changed.dynamic_partitions_requests
+        result = job.execute_in_process(partition_key=batch, instance=instance)
+        # The new photo and the quarantined file (tried again) are processed; the rest keep their rows.
+        assert result.asset_materializations_for_node("incoming_crops")[0].metadata["processed"].value == 2
+        preds = defs.load_asset_value("incoming_predictions", partition_key=batch, instance=instance)
+        assert "late.jpg" in set(preds.file_name) and len(preds) == 4
+        assert len(list((root / "artifacts" / "incoming_predictions" / batch).glob("*.html"))) == 1
+        # A photo taken out of the batch: its rows and its files (segmented and crop) go.
+        gone = crops[crops.file_name == photos[0].name].iloc[0]
+        assert Path(gone.crop).exists() and Path(gone.segmented).exists()
+        (incoming / batch / photos[0].name).unlink()
+        assert job.execute_in_process(partition_key=batch, instance=instance).success
+        preds = defs.load_asset_value("incoming_predictions", partition_key=batch, instance=instance)
+        assert photos[0].name not in set(preds.file_name) and len(preds) == 3
+        assert not Path(gone.crop).exists() and not Path(gone.segmented).exists()

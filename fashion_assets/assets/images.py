@@ -69,7 +69,7 @@ def image_step(images: str, images_about: str, quarantine: str, quarantine_about
         partitions_def=image_partitions, backfill_policy=PER_PARTITION)
 
 
-def _settings(segmenter: SegmentationResource) -> SegmentationSettings:
+def segmentation_settings(segmenter: SegmentationResource) -> SegmentationSettings:
     return SegmentationSettings(primary=segmenter.primary_model, secondary=segmenter.secondary_model or None,
                                 model_home=segmenter.model_home, max_side=segmenter.max_side)
 
@@ -88,7 +88,7 @@ def segmentation(context: dg.AssetExecutionContext, config: WorkersConfig, segme
     key = dg.AssetKey("segmented_images")
     items["out_dir"] = items.partition.map({p: str(artifact_store.folder(key, p)) for p in partitions})
     previous = warehouse.previous_rows("segmented_images", partitions)
-    rows, quarantine, report = segment_images(items, previous, _settings(segmenter),
+    rows, quarantine, report = segment_images(items, previous, segmentation_settings(segmenter),
                                               workers=workers_or_cores(config.workers), log=context.log.info)
     backends = rows.backend.value_counts().to_dict() if len(rows) else {}
     yield dg.Output(rows, "segmented_images", metadata={
@@ -113,7 +113,7 @@ def segmentation_outliers(context: dg.AssetExecutionContext, config: WorkersConf
     redone file, or the reason it was not redone."""
     out_dir = artifact_store.folder(context.asset_key)
     previous = warehouse.previous_rows("segmentation_outliers")
-    redo, report = redo_outliers(segmented_images, previous, out_dir, _settings(segmenter),
+    redo, report = redo_outliers(segmented_images, previous, out_dir, segmentation_settings(segmenter),
                                  workers=workers_or_cores(config.workers), log=context.log.info)
     ratios = segmented_images.white_ratio.to_numpy(dtype=float)
     lo, hi = iqr_bounds(ratios) if len(ratios) else (np.nan, np.nan)

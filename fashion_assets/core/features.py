@@ -27,6 +27,14 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def _best_k(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(column indices, values) of each row's ``k`` largest values, largest first."""
+    part = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(sim, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
 def top_k_neighbours(features: np.ndarray, k: int = 10, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """(indices, cosine similarities) of each row's k most similar other rows, in blocks so the
     full similarity matrix is never held at once."""
@@ -37,9 +45,13 @@ def top_k_neighbours(features: np.ndarray, k: int = 10, block: int = 2048) -> tu
     for s in range(0, len(x), block):
         s_block = x[s:s + block] @ x.T
         np.fill_diagonal(s_block[:, s:s + block], -np.inf)  # not its own neighbour
-        part = np.argpartition(-s_block, k - 1, axis=1)[:, :k]
-        vals = np.take_along_axis(s_block, part, axis=1)
-        order = np.argsort(-vals, axis=1)
-        idx[s:s + block] = np.take_along_axis(part, order, axis=1)
-        sim[s:s + block] = np.take_along_axis(vals, order, axis=1)
+        idx[s:s + block], sim[s:s + block] = _best_k(s_block, k)
     return idx, sim
+
+
+def nearest(queries: np.ndarray, base: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices into ``base``, cosine similarities) of each query's ``k`` most similar rows, best first."""
+    k = min(k, len(base))
+    if k == 0 or len(queries) == 0:
+        return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0))
+    return _best_k(unit_rows(np.asarray(queries, dtype=np.float64)) @ unit_rows(np.asarray(base, dtype=np.float64)).T, k)

@@ -69,19 +69,58 @@ def score_methods(x: np.ndarray, fit: MethodFit, train: Encoded, test: Encoded) 
     scores["autoencoder_seed_protocol"] = seed_scores(fit.codes, train, test)
     scores["autoencoder_honest"] = seed_scores(fit.codes, train, test, exclude_target=True)
     scores["user_based"] = user_based_scores(train, test)
-    rate = np.bincount(train.r, weights=train.y, minlength=train.n_resp) / np.maximum(np.bincount(train.r, minlength=train.n_resp), 1)
-    has = np.bincount(train.r, minlength=train.n_resp) > 0
-    majority = np.where(has[test.r], rate[test.r], fit.prior) - 0.5
     scores["always_dislike"] = np.zeros(len(test.y))
-    scores["respondent_majority"] = majority
+    scores["respondent_majority"] = majority = respondent_majority(fit, train, test)
     a_all, a_like = answer_counts(train, np.ones(len(train.r), bool)), answer_counts(train, train.y == 1)
     seen_n = np.asarray(a_all[test.r, test.i]).ravel()
     seen_rate = np.asarray(a_like[test.r, test.i]).ravel() / np.maximum(seen_n, 1)
     scores["copy_if_seen_else_majority"] = np.where(seen_n > 0, seen_rate - 0.5, majority)
-    # The stronger honest predictor: logistic model over honest features (weights from the fit).
-    z = stacked_features(x, train, test, fit.prior, scores["seed_honest"], scores["user_based"]) @ fit.stacked_coef
-    scores["stacked_honest"] = 1.0 / (1.0 + np.exp(-(z + fit.stacked_intercept)))
+    scores["stacked_honest"] = stacked_honest(x, fit, train, test, scores["seed_honest"], scores["user_based"])
     return scores
+
+
+def respondent_majority(fit: MethodFit, train: Encoded, test: Encoded) -> np.ndarray:
+    """The respondent's training like rate (the prior for a respondent without answers), minus 0.5."""
+    n = np.bincount(train.r, minlength=train.n_resp)
+    rate = np.bincount(train.r, weights=train.y, minlength=train.n_resp) / np.maximum(n, 1)
+    return np.where(n[test.r] > 0, rate[test.r], fit.prior) - 0.5
+
+
+def stacked_honest(x: np.ndarray, fit: MethodFit, train: Encoded, test: Encoded, seed_honest: np.ndarray,
+                   user_based: np.ndarray) -> np.ndarray:
+    """The stronger honest predictor: a like probability from a logistic model over honest
+    features (weights from the fit)."""
+    z = stacked_features(x, train, test, fit.prior, seed_honest, user_based) @ fit.stacked_coef
+    return 1.0 / (1.0 + np.exp(-(z + fit.stacked_intercept)))
+
+
+# The methods that can score an image nobody has answered yet (a new photo): the autoencoder's
+# codes exist only for the images it was fitted on, and copying an earlier answer needs one.
+NEW_IMAGE_METHODS = ("seed_honest", "respondent_majority", "stacked_honest")
+PAIRS_PER_CHUNK = 100_000  # (new image, training answer) pairs held at once: ~0.8 GB of float64 features
+
+
+def score_new_images(x: np.ndarray, fit: MethodFit, train: Encoded, new_x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every respondent's score for each new image, per method of NEW_IMAGE_METHODS: arrays of
+    shape (new images, train.n_resp). The same numbers ``score_methods`` gives for an image no
+    training answer is about: the user-based vote of an image nobody rated is empty (0), and the
+    target image is in no respondent's lists, so nothing is excluded."""
+    n_new, base = len(new_x), len(x)
+    x_all = np.vstack([x, np.asarray(new_x, dtype=x.dtype)])
+    train = Encoded(train.r, train.i, train.y, train.n_resp, base + n_new)
+    out = {m: np.zeros((n_new, train.n_resp)) for m in NEW_IMAGE_METHODS}
+    step = max(1, PAIRS_PER_CHUNK // max(len(train.r), 1))
+    respondents = np.arange(train.n_resp)
+    for start in range(0, n_new, step):
+        images = np.arange(start, min(start + step, n_new))
+        test = Encoded(np.tile(respondents, len(images)), np.repeat(base + images, train.n_resp),
+                       np.zeros(len(images) * train.n_resp, dtype=int), train.n_resp, base + n_new)
+        seed = seed_scores(x_all, train, test, exclude_target=True, median_of=base)
+        scores = {"seed_honest": seed, "respondent_majority": respondent_majority(fit, train, test),
+                  "stacked_honest": stacked_honest(x_all, fit, train, test, seed, np.zeros(len(test.r)))}
+        for m in NEW_IMAGE_METHODS:
+            out[m][images] = scores[m].reshape(len(images), train.n_resp)
+    return out
 
 
 def thresholds_and_protocols(fit: MethodFit, y: np.ndarray, scores: dict[str, np.ndarray]) -> tuple[dict, dict]:

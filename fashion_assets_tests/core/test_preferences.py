@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_assets.core.preference_methods import compare_methods, fit_methods, score_methods
+from fashion_assets.core.preference_methods import (NEW_IMAGE_METHODS, compare_methods, fit_methods, score_methods,
+                                                    score_new_images)
 from fashion_assets.core.preferences import (column_median, encode, kernel_like_rate, seed_scores,
                                              seed_scores_reference, user_based_scores)
 
@@ -155,3 +156,34 @@ def test_new_answers_scored_alone_equal_a_full_recompute(synthetic):
     alone = score_methods(x, fit, tr2, te2)
     for method, scores in full.items():
         np.testing.assert_allclose(alone[method], scores[::7], rtol=0, atol=1e-9, err_msg=method)
+
+
+def test_a_new_photo_is_scored_as_an_image_nobody_answered_whatever_else_is_in_its_batch(synthetic):
+    # New photos are appended to the feature matrix: they must get exactly the scores the methods
+    # give a known image without answers, and one photo's scores must not depend on the others.
+    x, names, train, _, _ = synthetic
+    train = train[~train.jpg_name.isin(names[:3])]  # nobody answered the first three images
+    unanswered = [0, 1, 2]
+    tr, _ = encode(train, train.iloc[:0], names)
+    fit = fit_methods(x, tr, autoencoder_epochs=5)
+    probe = pd.DataFrame({"R_id": sorted(set(train.R_id)), "jpg_name": names[unanswered[0]], "like": 0})
+    tr2, te2 = encode(train, probe, names)
+    expected = score_methods(x, fit, tr2, te2)
+    alone = score_new_images(x, fit, tr, x[unanswered[:1]])
+    batch = score_new_images(x, fit, tr, x[[unanswered[1], unanswered[0], unanswered[2]]] * [[1.0], [1.0], [3.0]])
+    for method in NEW_IMAGE_METHODS:
+        assert alone[method].shape == (1, tr.n_resp)
+        np.testing.assert_allclose(alone[method][0], expected[method], rtol=0, atol=1e-12, err_msg=method)
+        np.testing.assert_allclose(batch[method][1], expected[method], rtol=0, atol=1e-12, err_msg=method)
+
+
+def test_a_new_photo_ranks_the_respondents_who_liked_images_like_it_first():
+    train = answers([(1, "a", 1), (1, "b", 0), (1, "b2", 0), (2, "b", 1), (2, "a", 0), (2, "a2", 0),
+                     (3, "a2", 1), (3, "b2", 0)])
+    tr, _ = encode(train, train.iloc[:0], NAMES)
+    fit = fit_methods(X, tr, autoencoder_epochs=5)
+    scores = score_new_images(X, fit, tr, np.array([[0.95, 0.05], [0.05, 0.95]]))
+    for method in ("seed_honest", "stacked_honest"):
+        a_like, b_like = scores[method]
+        assert a_like[0] > a_like[1] and a_like[2] > a_like[1], method  # respondents 1 and 3 like a-images
+        assert b_like[1] > b_like[0], method

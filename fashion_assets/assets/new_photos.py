@@ -1,0 +1,197 @@
+"""Predictions for new photos: each arrival batch in ``<data root>/incoming/`` is a partition.
+
+``incoming_photos_sensor`` files loose photos into a batch folder and adds one partition per
+batch (or per folder dropped in whole); ``python -m fashion_assets.incoming`` does the same once,
+by hand. A batch's photos are segmented and cropped with the training images' code and settings
+(the segmenter resource, the crop size of ``image_set``), classified by the exported champion
+(onnxruntime), matched to the most similar training images (the feature matrix of the same
+champion) and to the respondents most likely to like them (the best honest preference method
+that can score an unanswered image). Results are DuckDB tables and an HTML contact sheet.
+"""
+
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from ..core.artifacts import Artifact, content_version
+from ..core.atomic import write_text
+from ..core.contact_sheet import contact_sheet, markdown_preview
+from ..core.cropping import crop_images
+from ..core.features import load_feature_matrix, nearest
+from ..core.new_photos import list_batch, top_classes, top_rows
+from ..core.segmentation import segment_images
+from ..io_managers import FILE_COLUMN, ArtifactStore, WarehouseResource
+from ..resources import DataRootResource, SegmentationResource
+from .images import WorkersConfig, segmentation_settings, workers_or_cores
+from .metadata import quarantine_check, table_metadata
+from .preference_models import answers_with_features, load_fit
+
+GROUP = "new_photos"
+incoming_batches = dg.DynamicPartitionsDefinition(name="incoming_batches")
+SPLIT = "incoming"
+TABLE = {"partition_expr": "partition"}
+QUARANTINE_COLUMNS = ["partition", "file_name", "sha1", "stage", "reason"]
+SEGMENTED = {"output": "segmented", "output_sha1": "segmented_sha1"}  # segment_images' columns → ours
+CROPPED = {"source": "segmented", "source_sha1": "segmented_sha1", "output": "crop", "output_sha1": "crop_sha1"}
+
+
+def crop_size(image_set: pd.DataFrame) -> int:
+    """The crop size the training images were made with (one setting, in one place: cropping's config)."""
+    sizes = sorted(map(int, image_set["size"].unique()))
+    if len(sizes) != 1:
+        raise dg.Failure(f"image_set mixes crop sizes {sizes}: materialize the image stage again before new photos")
+    return sizes[0]
+
+
+@dg.multi_asset(
+    outs={"incoming_images": dg.AssetOut(
+              group_name=GROUP, kinds={"duckdb", "opencv"}, code_version="1",
+              metadata={**TABLE, FILE_COLUMN: ["segmented", "crop"]},
+              description="A batch's usable photos: background removed and cropped as the training images are."),
+          "incoming_quarantine": dg.AssetOut(
+              group_name=GROUP, kinds={"duckdb"}, code_version="1", metadata=TABLE,
+              description="A batch's files that could not be read, segmented or cropped, with the stage and the reason.")},
+    partitions_def=incoming_batches,
+    check_specs=[dg.AssetCheckSpec("incoming_quarantine_empty", asset="incoming_quarantine",
+                                   description="Every file of the batch was usable (WARN lists the rest).")])
+def incoming_crops(context: dg.AssetExecutionContext, config: WorkersConfig, data_root: DataRootResource,
+                   segmenter: SegmentationResource, warehouse: WarehouseResource, artifact_store: ArtifactStore,
+                   image_set: pd.DataFrame):
+    """Segment and crop one batch (only new or changed photos; the rest keep their rows)."""
+    batch = context.partition_key
+    listing, unreadable = list_batch(data_root.incoming / batch)
+    out_dir = str(artifact_store.folder(dg.AssetKey("incoming_images"), batch))
+    items = listing.assign(partition=batch, split=SPLIT, out_dir=out_dir)[
+        ["partition", "split", "file_name", "source", "sha1", "out_dir"]]
+    previous = warehouse.previous_rows("incoming_images", [batch])
+    workers = workers_or_cores(config.workers)
+    segmented, seg_quarantine, report = segment_images(
+        items, previous.rename(columns={v: k for k, v in SEGMENTED.items()}), segmentation_settings(segmenter),
+        workers=workers, log=context.log.info)
+    size = crop_size(image_set)
+    to_crop = segmented.rename(columns={"source": "photo", **SEGMENTED}).rename(
+        columns={"segmented": "source", "segmented_sha1": "source_sha1"}).assign(out_dir=out_dir)
+    cropped, crop_quarantine = crop_images(to_crop, previous.rename(columns={v: k for k, v in CROPPED.items()}),
+                                           size, workers=workers, log=context.log.info)
+    rows = cropped.rename(columns=CROPPED)
+    quarantine = pd.concat([unreadable.assign(partition=batch, sha1=None, stage="read"),
+                            seg_quarantine.assign(stage="segmentation"), crop_quarantine.assign(stage="crop")],
+                           ignore_index=True)[QUARANTINE_COLUMNS]
+    context.log.info(f"{batch}: {len(rows)} photos usable, {len(quarantine)} quarantined ({report['primary']})")
+    yield dg.Output(rows, "incoming_images", data_version=dg.DataVersion(content_version(rows[["file_name", "crop_sha1"]])),
+                    metadata={**table_metadata(rows), "segmenter": report["primary"], "crop_size": size,
+                              "processed": dg.MetadataValue.int(report["processed"])})
+    yield dg.Output(quarantine, "incoming_quarantine", metadata=table_metadata(quarantine, 50))
+    yield quarantine_check(quarantine, "new photo", "incoming_quarantine")
+
+
+class NewPhotoConfig(dg.Config):
+    top_classes: int = Field(default=3, description="Classes shown per photo.")
+    neighbours: int = Field(default=5, description="Most similar training images per photo.")
+    respondents: int = Field(default=5, description="Respondents most likely to like each photo.")
+
+
+def same_champion(classifier_onnx: Artifact, feature_matrix: Artifact, preference_model: Artifact) -> None:
+    """The ONNX model, the feature matrix and the preference fit must come from one classifier version."""
+    onnx_v, fm_v = classifier_onnx.settings["classifier_version"], feature_matrix.settings["classifier_version"]
+    if onnx_v != fm_v:
+        raise dg.Failure(f"classifier_onnx is from classifier {onnx_v} but feature_matrix from {fm_v}: "
+                         "materialize champion_classifier's downstream assets first (make champion, or the UI)")
+    if preference_model.settings.get("feature_matrix_version") != feature_matrix.version:
+        raise dg.Failure(f"preference_model was fitted on feature matrix {preference_model.settings.get('feature_matrix_version')}, "
+                         f"not the current {feature_matrix.version}: materialize preference_model first")
+
+
+def fm_dimensions(feature_matrix: Artifact) -> int:
+    return int(feature_matrix.settings["dimensions"])
+
+
+def best_new_image_method(preference_metrics: pd.DataFrame) -> tuple[str, float, float]:
+    """The honest method (of those that can score an unanswered image) with the best ROC AUC on
+    unseen validation answers — ranking respondents is what the AUC measures — with that AUC and
+    the AUC of ``respondent_majority`` (the baseline that ignores the photo), for comparison."""
+    from ..core.preference_methods import NEW_IMAGE_METHODS
+
+    auc = preference_metrics.set_index("method").roc_auc_unseen
+    honest = preference_metrics[preference_metrics.method.isin(NEW_IMAGE_METHODS)
+                                & (preference_metrics.protocol == "honest")].set_index("method").roc_auc_unseen.dropna()
+    if honest.empty:
+        raise dg.Failure("preference_metrics has no unseen ROC AUC for an honest method that can score new photos "
+                         f"({', '.join(NEW_IMAGE_METHODS)}): are there unseen validation answers?")
+    return str(honest.idxmax()), float(honest.max()), float(auc.get("respondent_majority", np.nan))
+
+
+@dg.multi_asset(
+    outs={"incoming_predictions": dg.AssetOut(
+              group_name=GROUP, kinds={"duckdb", "onnx"}, code_version="1",
+              metadata={**TABLE, FILE_COLUMN: "contact_sheet"},
+              description="Per new photo: the top classes with probabilities, and the batch's contact sheet."),
+          "incoming_matches": dg.AssetOut(
+              group_name=GROUP, kinds={"duckdb"}, code_version="1", metadata=TABLE,
+              description="Per new photo: its most similar training images (with their class and crop) and the "
+                          "respondents most likely to like it, ranked, with the score and the method.")},
+    partitions_def=incoming_batches)
+def incoming_predictions(context: dg.AssetExecutionContext, config: NewPhotoConfig, artifact_store: ArtifactStore,
+                         incoming_images: pd.DataFrame, incoming_quarantine: pd.DataFrame, classifier_onnx: Artifact,
+                         feature_matrix: Artifact, preference_model: Artifact, image_set: pd.DataFrame,
+                         valid_labels: pd.DataFrame, preference_metrics: pd.DataFrame):
+    """Classify one batch with the exported champion, find each photo's nearest training images
+    and rank the respondents by the best honest preference method; write the contact sheet."""
+    from ..core.export import onnx_session, run_onnx
+    from ..core.preference_methods import score_new_images
+    from ..core.preferences import encode
+    from ..core.training_data import load_uint8
+
+    batch = context.partition_key
+    same_champion(classifier_onnx, feature_matrix, preference_model)
+    s = classifier_onnx.settings
+    photos = incoming_images.sort_values("file_name", ignore_index=True)
+    out = (run_onnx(onnx_session(classifier_onnx.path), load_uint8(list(photos.crop), s["image_size"])) if len(photos)
+           else {"logits": np.zeros((0, len(s["class_names"]))), "features": np.zeros((0, fm_dimensions(feature_matrix)))})
+    classes = top_classes(out["logits"], s["class_names"], config.top_classes)
+    # Nearest training images (the feature matrix is of the same champion as the ONNX model).
+    fm = load_feature_matrix(feature_matrix.path)
+    train_images = fm.index[fm.index.split == "Train"].merge(
+        image_set[["split", "file_name", "class_label", "crop"]], on=["split", "file_name"])
+    idx, sim = nearest(out["features"], fm.features[train_images.row.to_numpy()], config.neighbours)
+    # Likely fans: the fit's method, on the training answers only (as for validation answers).
+    answers, rows, _ = answers_with_features(context, valid_labels, fm)
+    train = answers[answers.split == "Train"]
+    e_train, _ = encode(train, train.iloc[:0], rows, column="image")
+    respondents = np.array(sorted(set(train.R_id)))  # encode's respondent order
+    method, auc, baseline_auc = best_new_image_method(preference_metrics)
+    scores = score_new_images(fm.features, load_fit(preference_model.path), e_train, out["features"])[method]
+    fans, fan_scores = top_rows(scores, config.respondents)
+
+    n, k_n, k_r = len(photos), idx.shape[1], fans.shape[1]
+    neighbour_rows = train_images.iloc[idx.ravel()]
+    matches = pd.concat([
+        pd.DataFrame({"file_name": np.repeat(photos.file_name, k_n), "kind": "neighbour", "rank": np.tile(np.arange(1, k_n + 1), n),
+                      "match": neighbour_rows.file_name.to_numpy(), "score": sim.ravel(),
+                      "class_label": neighbour_rows.class_label.to_numpy(), "crop": neighbour_rows.crop.to_numpy()}),
+        pd.DataFrame({"file_name": np.repeat(photos.file_name, k_r), "kind": "respondent", "rank": np.tile(np.arange(1, k_r + 1), n),
+                      "match": respondents[fans.ravel()].astype(str), "score": fan_scores.ravel(), "class_label": None,
+                      "crop": None})], ignore_index=True).assign(partition=batch)
+    matches["method"] = np.where(matches.kind == "neighbour", f"cosine, {feature_matrix.version}", method)
+
+    notes = [f"Classifier {s['classifier_version']} (ONNX, onnxruntime); similar images: cosine of its 512-d features "
+             f"against the {len(train_images)} training images.",
+             f"Fans: {method}, fitted on {len(train)} training answers: the honest method with the best ROC AUC on "
+             f"unseen validation answers ({auc:.3f}; respondent_majority, which ignores the photo: {baseline_auc:.3f}) "
+             "among those that can score a photo nobody has answered yet. A new photo has no answers of its own: it "
+             "is scored from each respondent's answers about similar images (validation images had other "
+             "respondents' answers too, so expect less than that AUC)."]
+    sheet = contact_sheet(batch, photos.assign(**classes), matches, incoming_quarantine, notes)
+    path = artifact_store.folder(dg.AssetKey("incoming_predictions"), batch) / f"contact_sheet-{content_version(sheet)[:12]}.html"
+    write_text(path, sheet)
+    predictions = pd.concat([photos[["partition", "file_name", "sha1", "crop"]], classes], axis=1).assign(
+        classifier_version=s["classifier_version"], preference_method=method, contact_sheet=str(path))
+    context.log.info(f"{batch}: {n} photos classified; contact sheet {path}")
+    yield dg.Output(predictions, "incoming_predictions", metadata={
+        **table_metadata(predictions), "contact_sheet": dg.MetadataValue.path(str(path)),
+        "photos": dg.MetadataValue.int(n), "quarantined": dg.MetadataValue.int(len(incoming_quarantine)),
+        "sheet": dg.MetadataValue.md(markdown_preview(photos.assign(**classes), matches)),
+        "preference_method": method})
+    yield dg.Output(matches, "incoming_matches", metadata=table_metadata(matches, 20))

@@ -1,0 +1,128 @@
+"""New photos: arrival batches in ``<data root>/incoming/``, and what is predicted for each photo.
+
+A batch is a sub-folder of ``incoming/``. Photos dropped loose into ``incoming/`` are filed into
+a new batch folder (moved within the folder, so nothing is copied or lost); a folder dropped in
+whole is a batch as it is. A batch's identity is its folder name; its content is its listing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .batch import sha1_of
+from .fingerprint import fingerprint
+
+BATCH_PREFIX = "batch-"
+# Characters a Dagster partition key may not hold (and the separators of a partition range).
+UNUSABLE_IN_KEYS = ("...", ",", "[", "]", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
+
+
+@dataclass(frozen=True)
+class Batch:
+    name: str  # the folder's name: the partition key
+    digest: str  # fingerprint of its listing: a new digest means the batch changed
+    files: int
+    unsettled: int  # entries modified within the settle time (perhaps still being copied)
+
+
+def usable_batch_name(name: str) -> str | None:
+    """Why a folder name cannot be a batch (a partition key), or None when it can."""
+    bad = [s for s in UNUSABLE_IN_KEYS if s in name]
+    if name.startswith("."):
+        return "hidden folder"
+    return f"the name contains {bad!r}, which a partition key may not" if bad else None
+
+
+def file_loose_photos(incoming: Path, settle_seconds: float = 10.0, now: float | None = None) -> tuple[str | None, int]:
+    """Move the settled loose files of ``incoming`` into a new batch folder named after the time
+    (``batch-YYYYmmdd-HHMMSS``, made unique). Returns (the batch, files moved); (None, 0) when
+    there was nothing to file. Files still being written (younger than ``settle_seconds``) and
+    hidden files stay where they are."""
+    incoming = Path(incoming)
+    if not incoming.is_dir():
+        return None, 0
+    now = time.time() if now is None else now
+    loose = sorted([e for e in os.scandir(incoming)
+                   if e.is_file(follow_symlinks=False) and not e.name.startswith(".")
+                   and e.stat(follow_symlinks=False).st_mtime <= now - settle_seconds], key=lambda e: e.name)
+    if not loose:
+        return None, 0
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    name, k = f"{BATCH_PREFIX}{stamp}", 1
+    while (incoming / name).exists():
+        k += 1
+        name = f"{BATCH_PREFIX}{stamp}-{k}"
+    folder = incoming / name
+    folder.mkdir()
+    for entry in loose:
+        os.replace(entry.path, folder / entry.name)  # a rename: atomic, in the same file system
+    return name, len(loose)
+
+
+def batches(incoming: Path, settle_seconds: float = 0.0, now_ns: int | None = None) -> tuple[list[Batch], list[str]]:
+    """(every usable batch folder with its fingerprint, folders that cannot be batches with why)."""
+    incoming = Path(incoming)
+    found, unusable = [], []
+    if not incoming.is_dir():
+        return found, unusable
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    for entry in sorted(os.scandir(incoming), key=lambda e: e.name):
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        problem = usable_batch_name(entry.name)
+        if problem:
+            if not entry.name.startswith("."):
+                unusable.append(f"{entry.name}: {problem}")
+            continue
+        listing = fingerprint([Path(entry.path)], now_ns, settle_seconds)
+        found.append(Batch(entry.name, listing.digest, listing.entries, listing.unsettled))
+    return found, unusable
+
+
+def list_batch(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per photo of a batch folder: file_name, source, sha1; files that could not be read,
+    with the reason). Whether a file is a decodable image is the segmenter's to say."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"batch folder {folder} does not exist (moved or deleted after it was registered?)")
+    rows, unreadable = [], []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_file():
+            unreadable.append({"file_name": entry.name, "reason": "not a file (a folder inside a batch is not read)"})
+            continue
+        try:
+            rows.append({"file_name": entry.name, "source": entry.path, "sha1": sha1_of(Path(entry.path))})
+        except OSError as exc:
+            unreadable.append({"file_name": entry.name, "reason": f"cannot be read: {exc.strerror or exc}"})
+    return (pd.DataFrame(rows, columns=["file_name", "source", "sha1"]),
+            pd.DataFrame(unreadable, columns=["file_name", "reason"]))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def top_classes(logits: np.ndarray, class_names: list[str], k: int = 3) -> pd.DataFrame:
+    """Columns class_1, probability_1 … class_k, probability_k (most probable first)."""
+    order, p = top_rows(softmax(np.asarray(logits, dtype=np.float64)), k)
+    out = {}
+    for j in range(order.shape[1]):
+        out[f"class_{j + 1}"] = np.asarray(class_names, dtype=object)[order[:, j]]
+        out[f"probability_{j + 1}"] = p[:, j]
+    return pd.DataFrame(out)
+
+
+def top_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(column indices, scores) of each row's ``k`` highest scores, best first (ties: lower index)."""
+    k = min(k, scores.shape[1])
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(scores, order, axis=1)
