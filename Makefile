@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 DATA_ROOT ?= data
 SCALE ?= 0.1
 SEED ?= 0
+# Photo mode of the demo data: a product catalogue folder whose photos the figures wear (empty: drawn figures).
+PHOTOS ?=
 CATALOGUE ?= ../shared/datasets/fashion-products
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
@@ -38,7 +40,8 @@ home:
 
 # Demo data only when the data root has no raw/ folder yet (a real copy is never touched).
 demo-data: install
-	$(BIN)/python -m fashion_assets.datagen --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing
+	$(BIN)/python -m fashion_assets.datagen --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing \
+	  $(if $(PHOTOS),--photos "$(abspath $(PHOTOS))")
 
 run: install home demo-data
 	$(BIN)/dagster job execute -m fashion_assets.definitions -j full_pipeline_job -c configs/demo.yaml

@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--height", type=int, default=320, help="image height in pixels (real data: 4000)")
     p.add_argument("--faults", action="store_true", help="add corrupt JPEGs, bad names and malformed JSON")
     p.add_argument("--masks", action="store_true", help="also write the true foreground masks under masks/")
+    p.add_argument("--photos", default=None, help="photo mode: dress the figures in the product photos of this "
+                                                  "catalogue folder (styles.csv + images/), e.g. ../shared/datasets/fashion-products")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument("--if-missing", action="store_true", help="do nothing when --out already holds a dataset")
@@ -27,10 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{a.out} exists; keeping it (remove it or pass --overwrite to regenerate)")
         return 0
     config = GeneratorConfig(scale=a.scale, seed=a.seed, width=a.width, height=a.height,
-                             faults=a.faults, masks=a.masks, workers=a.workers)
+                             faults=a.faults, masks=a.masks, workers=a.workers, photos=a.photos)
     try:
         truth = generate(a.out, config, overwrite=a.overwrite)
-    except FileExistsError as exc:
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"images {truth['image_files']}, label files {truth['label_files']}, "

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..vocabulary import ERA_YEARS, SEED_IMAGE_COUNTS, SEED_TOTALS, STYLE_ERA
 from .looks import draw_look
+from .wardrobe import OUTFIT_COLUMNS
 
 MIN_IMAGES_PER_CLASS_SPLIT = 2
 ID_SPACE = 100_000  # imageIDs are 5 digits
@@ -57,14 +58,16 @@ def image_name(prefix: str, image_id: int, era: str, style_raw: str, sex: str) -
     return f"{prefix}_{image_id:05d}_{era}_{style_raw}_{sex}.jpg"
 
 
-def plan_images(scale: float, rng: np.random.Generator) -> pd.DataFrame:
+def plan_images(scale: float, rng: np.random.Generator, dresser=None) -> pd.DataFrame:
     """One row per image file of both splits, with the picture it shows and the picture's look.
 
     Columns: split, file_name, prefix, image_id, era, style, style_raw, sex, class_label,
     picture (key of the rendered picture; copies share it), copy_of_train (validation file that
     is a copy of a training file by name and content), content_copy (validation file whose
-    content equals a training picture under another name), plus the look columns of ``draw_look``.
+    content equals a training picture under another name), plus the look columns of ``draw_look``
+    and, in photo mode (a ``wardrobe.Dresser``), the outfit's product photos and attributes.
     """
+    look_columns = draw_look.columns + (OUTFIT_COLUMNS if dresser else ())
     counts = image_count_plan(scale)
     free_ids = list(rng.permutation(ID_SPACE))
     rows: list[dict] = []
@@ -82,6 +85,7 @@ def plan_images(scale: float, rng: np.random.Generator) -> pd.DataFrame:
                     style_raw=style_raw, sex=sex, class_label=cls,
                     file_name=image_name(prefix, image_id, era, style_raw, sex),
                     copy_of_train=False, content_copy=False, **draw_look(style, sex, rng),
+                    **(dresser.outfit(style, sex, rng) if dresser else {}),
                 ))
     images = pd.DataFrame(rows)
     images["picture"] = images["file_name"]
@@ -103,7 +107,7 @@ def plan_images(scale: float, rng: np.random.Generator) -> pd.DataFrame:
     for idx in unseen.index[rng.choice(len(unseen), size=n_content, replace=False)]:
         same_class = train[train.class_label == images.at[idx, "class_label"]]
         source = same_class.iloc[int(rng.integers(len(same_class)))]
-        for col in draw_look.columns:
+        for col in look_columns:
             images.at[idx, col] = source[col]
         images.at[idx, "picture"] = source["picture"]
         images.at[idx, "content_copy"] = True

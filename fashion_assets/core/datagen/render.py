@@ -76,15 +76,9 @@ def _limb(cx, cy, length, width, angle_deg):
     return [(cx - nx, cy - ny), (cx + nx, cy + ny), (cx + dx + nx, cy + dy + ny), (cx + dx - nx, cy + dy - ny)]
 
 
-def render_photo(look: dict, sex: str, width: int, height: int) -> tuple[Image.Image, Image.Image]:
-    rng = np.random.default_rng(int(look["background_seed"]))
-    photo = _background(width, height, rng)
-    mask = Image.new("L", (width, height), 0)
-    top_mask = Image.new("L", (width, height), 0)
-    bottom_mask = Image.new("L", (width, height), 0)
-    skin_layer = Image.new("L", (width, height), 0)
-    md, tm, bm, sk = (ImageDraw.Draw(m) for m in (mask, top_mask, bottom_mask, skin_layer))
-
+def _frame(look: dict, sex: str, width: int, height: int, rng: np.random.Generator) -> tuple:
+    """The figure's proportions and colours: (figure height, centre x, top y, 1% of the height,
+    fit, shoulder, waist and hip half-widths, shoulder, waist, hip and foot y, skin, hair)."""
     fh = look["figure_height"] * height
     cx = look["figure_x"] * width
     y0 = (height - fh) * rng.uniform(0.3, 0.9)
@@ -96,6 +90,20 @@ def render_photo(look: dict, sex: str, width: int, height: int) -> tuple[Image.I
     y_sh, y_waist, y_hip, y_foot = y0 + 15 * u, y0 + 45 * u, y0 + 52 * u, y0 + 97 * u
     skin = SKIN_TONES[rng.integers(len(SKIN_TONES))]
     hair = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))]
+    return fh, cx, y0, u, fit, shoulder, waist, hip, y_sh, y_waist, y_hip, y_foot, skin, hair
+
+
+def render_photo(look: dict, sex: str, width: int, height: int) -> tuple[Image.Image, Image.Image]:
+    if look.get("top_path"):
+        return render_dressed(look, sex, width, height)
+    rng = np.random.default_rng(int(look["background_seed"]))
+    photo = _background(width, height, rng)
+    mask = Image.new("L", (width, height), 0)
+    top_mask = Image.new("L", (width, height), 0)
+    bottom_mask = Image.new("L", (width, height), 0)
+    skin_layer = Image.new("L", (width, height), 0)
+    md, tm, bm, sk = (ImageDraw.Draw(m) for m in (mask, top_mask, bottom_mask, skin_layer))
+    fh, cx, y0, u, fit, shoulder, waist, hip, y_sh, y_waist, y_hip, y_foot, skin, hair = _frame(look, sex, width, height, rng)
 
     # Head, neck, hair.
     head = [cx - 6 * u, y0 + 1 * u, cx + 6 * u, y0 + 14 * u]
@@ -168,11 +176,51 @@ def render_photo(look: dict, sex: str, width: int, height: int) -> tuple[Image.I
     if look["long_hair"]:
         d.ellipse([cx - 8 * u, y0, cx + 8 * u, y0 + 5 * u], fill=hair)
 
-    # Lighting: a global gain and a soft edge so the figure is not a flat cut-out.
+    return _lit(photo, look, width), mask
+
+
+def _lit(photo: Image.Image, look: dict, width: int) -> Image.Image:
+    """Lighting: a global gain and a soft edge so the figure is not a flat cut-out."""
     photo = photo.filter(ImageFilter.GaussianBlur(radius=max(width / 600, 0.4)))
     gain = np.asarray(photo, float) * look["lighting"]
-    photo = Image.fromarray(np.clip(gain, 0, 255).astype(np.uint8))
-    return photo, mask
+    return Image.fromarray(np.clip(gain, 0, 255).astype(np.uint8))
+
+
+def _wear(photo: Image.Image, mask: Image.Image, path: str, box, anchor: str = "top") -> None:
+    """Paste a product photo, cut out of its background, as large as fits ``box`` (centred;
+    at the box's top or bottom), and add it to the foreground mask."""
+    from .wardrobe import cutout
+
+    item = cutout(path)
+    x0, y0, x1, y1 = box
+    k = min((x1 - x0) / item.width, (y1 - y0) / item.height)
+    w, h = max(1, round(item.width * k)), max(1, round(item.height * k))
+    item = item.resize((w, h), Image.LANCZOS)
+    at = (round((x0 + x1 - w) / 2), round(y0 if anchor == "top" else y1 - h))
+    alpha = item.getchannel("A")
+    photo.paste(item.convert("RGB"), at, alpha)
+    mask.paste(255, (*at, at[0] + w, at[1] + h), alpha)
+
+
+def render_dressed(look: dict, sex: str, width: int, height: int) -> tuple[Image.Image, Image.Image]:
+    """An outfit of real product photos on a cluttered background (photo mode): the top (or
+    dress) over the bottom, as one standing figure (the catalogue's apparel photos are mostly
+    worn by models), the shoes on the floor beside it and an accessory at the other side."""
+    rng = np.random.default_rng(int(look["background_seed"]))
+    photo = _background(width, height, rng)
+    mask = Image.new("L", (width, height), 0)
+    fh, cx, y0, u = _frame(look, sex, width, height, rng)[:4]
+    half = 24 * u * (1.1 - 0.2 * look["fit"])
+    if look["bottom_path"]:
+        _wear(photo, mask, look["bottom_path"], (cx - half, y0 + 40 * u, cx + half, y0 + 100 * u), anchor="bottom")
+    _wear(photo, mask, look["top_path"], (cx - half, y0, cx + half, y0 + (62 if look["bottom_path"] else 98) * u))
+    side = 1 if look["arm_right"] > look["arm_left"] else -1
+    _wear(photo, mask, look["shoes_path"], (cx + side * (half + 2 * u), y0 + 88 * u, cx + side * (half + 22 * u),
+                                            y0 + 100 * u), anchor="bottom")
+    if look["accessory_path"]:
+        _wear(photo, mask, look["accessory_path"], (cx - side * (half + 16 * u), y0 + 45 * u, cx - side * (half + 1 * u),
+                                                    y0 + 60 * u))
+    return _lit(photo, look, width), mask
 
 
 def encode_jpeg(photo: Image.Image, quality: int = 90) -> bytes:

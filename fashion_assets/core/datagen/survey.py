@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..vocabulary import CLASS_LABELS, ERA_YEARS, SEED_TOTALS, SEED_VALID_LABELS_ID_JOIN, STYLE_ERA
 from .looks import PATTERNS, luminance
+from .wardrobe import USAGES
 from .plan import ID_SPACE, image_name, largest_remainder
 
 TARGET_LIKE_RATE = 0.40
@@ -29,11 +30,12 @@ def _quirk_count(seed_count: int, scale: float) -> int:
     return max(1, round(seed_count * scale))
 
 
-def plan_respondents(n_by_sex: dict[str, int], rng: np.random.Generator) -> pd.DataFrame:
+def plan_respondents(n_by_sex: dict[str, int], rng: np.random.Generator, photo: bool = False) -> pd.DataFrame:
     """Respondents with their user fields and latent tastes.
 
     Taste per respondent: a bias, an affinity per class driven by their self-described style axes
-    (r_style1..5) plus individual noise, and preferences for bright colours, patterns and fit.
+    (r_style1..5) plus individual noise, and preferences for bright colours, patterns and fit —
+    or, in photo mode, for the usage, colour and article type of the product photos worn.
     """
     rows = []
     axes_loading = np.random.default_rng(12345).normal(0, 0.9, (N_STYLE_AXES, len(CLASS_LABELS)))
@@ -55,15 +57,39 @@ def plan_respondents(n_by_sex: dict[str, int], rng: np.random.Generator) -> pd.D
                 likes_pattern=rng.normal(0, 0.8, len(PATTERNS)),
                 likes_fit=float(rng.normal(0, 1.2) + (axes[2] - 1.5)),
             ))
-    return pd.DataFrame(rows)
+    resp = pd.DataFrame(rows)
+    if photo:  # drawn after the others, so the drawn mode's respondents stay as they were
+        usage_loading = np.random.default_rng(54321).normal(0, 0.8, (N_STYLE_AXES, len(USAGES)))
+        axes = resp[[f"r_style{k + 1}" for k in range(N_STYLE_AXES)]].to_numpy() - 1.5
+        resp["likes_usage"] = list(axes * 2 @ usage_loading + rng.normal(0, 0.8, (len(resp), len(USAGES))))
+        resp["likes_colour"] = list(rng.normal(0, 0.9, (len(resp), len(TASTE_COLOURS) + 1)))
+        resp["likes_article"] = list(rng.normal(0, 0.9, (len(resp), len(TASTE_ARTICLES) + 1)))
+    return resp
+
+
+TASTE_COLOURS = ("Black", "White", "Grey", "Blue", "Navy Blue", "Red", "Pink", "Green", "Brown", "Purple", "Yellow", "Beige")
+TASTE_ARTICLES = ("Tshirts", "Shirts", "Tops", "Kurtas", "Dresses", "Jackets", "Sweatshirts", "Sweaters")
+
+
+def _taste(resp: pd.DataFrame, column: str, index: np.ndarray) -> np.ndarray:
+    return np.stack(resp[column].to_numpy())[np.arange(len(resp)), index]
+
+
+def _group(values: pd.Series, names: tuple) -> np.ndarray:
+    """Each value's index in ``names``; len(names) for any other value."""
+    return values.map({n: i for i, n in enumerate(names)}).fillna(len(names)).to_numpy(dtype=int)
 
 
 def like_logits(resp: pd.DataFrame, images: pd.DataFrame) -> np.ndarray:
     """Taste of each (respondent, image) row pair, before the global offset."""
     cls_idx = images["class_label"].map({c: i for i, c in enumerate(CLASS_LABELS)}).to_numpy()
+    affinity = np.stack(resp["affinity"].to_numpy())[np.arange(len(resp)), cls_idx]
+    if "top_usage" in images.columns:  # photo mode: tastes over what the product photos show
+        return (resp["bias"].to_numpy() + affinity + _taste(resp, "likes_usage", _group(images.top_usage, USAGES))
+                + _taste(resp, "likes_colour", _group(images.top_colour, TASTE_COLOURS))
+                + _taste(resp, "likes_article", _group(images.top_article, TASTE_ARTICLES)))
     pat_idx = images["pattern"].map({p: i for i, p in enumerate(PATTERNS)}).to_numpy()
     bright = images["top_color"].map(luminance).to_numpy() - 0.5
-    affinity = np.stack(resp["affinity"].to_numpy())[np.arange(len(resp)), cls_idx]
     pattern = np.stack(resp["likes_pattern"].to_numpy())[np.arange(len(resp)), pat_idx]
     return (resp["bias"].to_numpy() + affinity + pattern
             + resp["likes_bright"].to_numpy() * bright
@@ -115,7 +141,7 @@ def plan_labels(images: pd.DataFrame, scale: float, rng: np.random.Generator):
     # Respondents of each sex in proportion to the answers about that sex's images.
     m_share = sum(v for c, v in SEED_VALID_LABELS_ID_JOIN.items() if c.endswith("_M")) / sum(SEED_VALID_LABELS_ID_JOIN.values())
     n_m = max(2, round(n_resp * m_share))
-    resp = plan_respondents({"M": n_m, "W": max(2, n_resp - n_m)}, rng)
+    resp = plan_respondents({"M": n_m, "W": max(2, n_resp - n_m)}, rng, photo="top_usage" in images.columns)
 
     # Training answers: per class as in the seed's table, spread over the class's images; images
     # that were copied into validation get more answers (the real copies are the popular ones).

@@ -24,6 +24,7 @@ from .plan import plan_images
 from .render import encode_jpeg, render_photo
 from .survey import plan_labels, survey_answers
 from .truth import ground_truth
+from .wardrobe import Dresser, load_wardrobe
 
 SPLIT_FOLDERS = {"Train": ("training_image", "training_label"), "Validation": ("validation_image", "validation_label")}
 TRUTH_FILE = "GENERATED.json"
@@ -41,6 +42,7 @@ class GeneratorConfig:
     faults: bool = False
     masks: bool = False
     workers: int | None = None
+    photos: str | None = None  # a product catalogue folder: figures wear its photos (photo mode)
 
 
 def _render_and_write(job) -> int:
@@ -72,7 +74,8 @@ def _write_labels(chunk: pd.DataFrame) -> int:
 
 def plan_dataset(config: GeneratorConfig, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every image file and label file of the dataset, with all their contents, before writing."""
-    images = plan_images(config.scale, rng)
+    dresser = Dresser(load_wardrobe(config.photos)) if config.photos else None
+    images = plan_images(config.scale, rng, dresser)
     respondents, labels = plan_labels(images, config.scale, rng)
     answers = survey_answers(labels.Q5.to_numpy(), rng)
     for q, values in answers.items():
