@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_assets.assets.preference_models import load_fit
+from fashion_assets.assets.preference_models import load_fit, scoring_side
 from fashion_assets.core.features import load_feature_matrix
-from fashion_assets.core.preference_methods import ORDER, score_methods
+from fashion_assets.core.preference_methods import NEW_IMAGE_METHODS, ORDER, score_methods
 from fashion_assets.core.preferences import encode
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import DataRootResource, SegmentationResource
@@ -96,7 +96,8 @@ def test_new_answers_refresh_the_predictions_incrementally_as_a_full_recompute_w
     test = valid[valid.split == "Validation"].set_index(["file_name", "R_id", "jpg_name"]).loc[
         list(zip(preds.file_name, preds.R_id, preds.jpg_name))].reset_index()
     e_train, e_test = encode(train, test, rows, column="image")
-    full = score_methods(fm.features, fit, e_train, e_test)
+    full = score_methods(fm.features, fit, e_train, e_test, scoring_side(fit, train, test, rows, len(fm.features)))
+    assert "profile_honest" in full
     for method in ORDER:
         np.testing.assert_allclose(preds[f"{method}_score"], full[method], rtol=0, atol=1e-9, err_msg=method)
     # A new training answer changes what the methods learn from: refitted, and it says so.
@@ -148,7 +149,9 @@ def test_new_photos_dropped_into_incoming_get_classes_neighbours_fans_and_a_cont
         assert set(fans["match"]) <= set(valid[valid.split == "Train"].R_id.astype(str))
         for _, mine in matches.groupby(["file_name", "kind"]):
             assert list(mine["rank"]) == list(range(1, len(mine) + 1)) and mine.score.is_monotonic_decreasing
-        assert fans.method.iloc[0] in ("seed_honest", "stacked_honest")
+        honest = defs.load_asset_value("preference_metrics", instance=instance)
+        honest = honest[honest.method.isin(NEW_IMAGE_METHODS) & (honest.protocol == "honest")]
+        assert set(fans.method) == {honest.set_index("method").roc_auc_unseen.idxmax()}  # the best honest method
         sheet = Path(preds.contact_sheet.iloc[0]).read_text()
         assert all(p.name in sheet for p in photos) and "notes.txt" in sheet
 

@@ -20,13 +20,13 @@ from ..core.atomic import write_text
 from ..core.contact_sheet import contact_sheet, markdown_preview
 from ..core.cropping import crop_images
 from ..core.features import load_feature_matrix, nearest
-from ..core.new_photos import list_batch, top_classes, top_rows
+from ..core.new_photos import class_posteriors, list_batch, top_classes, top_rows
 from ..core.segmentation import segment_images
 from ..io_managers import FILE_COLUMN, ArtifactStore, WarehouseResource
 from ..resources import DataRootResource, SegmentationResource
 from .images import WorkersConfig, segmentation_settings, workers_or_cores
 from .metadata import quarantine_check, table_metadata
-from .preference_models import answers_with_features, load_fit
+from .preference_models import answers_with_features, load_fit, scoring_side
 
 GROUP = "new_photos"
 incoming_batches = dg.DynamicPartitionsDefinition(name="incoming_batches")
@@ -162,7 +162,11 @@ def incoming_predictions(context: dg.AssetExecutionContext, config: NewPhotoConf
     e_train, _ = encode(train, train.iloc[:0], rows, column="image")
     respondents = np.array(sorted(set(train.R_id)))  # encode's respondent order
     method, auc, baseline_auc = best_new_image_method(preference_metrics)
-    scores = score_new_images(fm.features, load_fit(preference_model.path), e_train, out["features"])[method]
+    fit = load_fit(preference_model.path)
+    side = scoring_side(fit, train, train.iloc[:0], rows, len(fm.features))
+    if side is not None:  # a new photo's class is not labelled: its class posteriors stand in
+        side = side.with_new_images(class_posteriors(out["logits"], s["class_names"]))
+    scores = score_new_images(fm.features, fit, e_train, out["features"], side)[method]
     fans, fan_scores = top_rows(scores, config.respondents)
 
     n, k_n, k_r = len(photos), idx.shape[1], fans.shape[1]

@@ -24,6 +24,7 @@ from ..core.features import FeatureMatrix, load_feature_matrix
 from ..core.preference_methods import (ORDER, MethodFit, fit_methods, metrics_table, readable, score_methods,
                                        thresholds_and_protocols)
 from ..core.preferences import encode
+from ..core.profile_model import FOLDS, PROFILE_FIELDS, ProfileFit, Side, side_from_answers
 from ..io_managers import ArtifactStore, WarehouseResource
 from ..resources import DataRootResource
 from .classifier import ARTIFACT
@@ -41,7 +42,10 @@ class PreferenceFitConfig(dg.Config):
 def answers_with_features(context, valid_labels: pd.DataFrame, fm: FeatureMatrix) -> tuple[pd.DataFrame, dict, int]:
     """(answers whose image has features, image key → feature row, how many were left out)."""
     rows = dict(zip(fm.index.split + "/" + fm.index.file_name, fm.index.row))
-    answers = valid_labels[["R_id", "jpg_name", "split", "Q5", "file_name"]].assign(
+    # Only what identifies the answer, its label (Q5), the image's labelled class and the
+    # respondent's profile: never the other survey questions about the image (Q1 tracks Q5).
+    profile = [f for f in PROFILE_FIELDS if f in valid_labels.columns]
+    answers = valid_labels[["R_id", "jpg_name", "split", "Q5", "file_name", "class_label", "style_known", *profile]].assign(
         like=(valid_labels.Q5 == 2).astype(int), image=valid_labels.split + "/" + valid_labels.jpg_name)
     without = ~answers.image.isin(rows)
     if without.any():  # their image was quarantined in the image stage: reported, not scored
@@ -61,7 +65,9 @@ def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitCon
     fm = load_feature_matrix(feature_matrix.path)
     answers, rows, _ = answers_with_features(context, valid_labels, fm)
     train = answers[answers.split == "Train"].sort_values(ANSWER, ignore_index=True)
-    key = content_version(train[["R_id", "image", "like"]], feature_matrix.version, config.model_dump())
+    known = [c for c in ("R_id", "image", "like", "class_label", *PROFILE_FIELDS) if c in train.columns]
+    key = content_version(train[known], feature_matrix.version,
+                          config.model_dump())
     previous = artifact_store.current(context.asset_key)
     if previous and previous.inputs_version == key:
         context.log.info(f"training answers, features and settings unchanged: the fit {previous.version} is kept")
@@ -69,38 +75,53 @@ def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitCon
     context.log.info(f"fitting every method on {len(train)} training answers "
                      + ("(first fit)" if previous is None else "(training answers, features or settings changed)"))
     e_train, _ = encode(train, train.iloc[:0], rows, column="image")
-    fit = fit_methods(fm.features, e_train, config.autoencoder_epochs)
+    side = scoring_side(None, train, train.iloc[:0], rows, len(fm.features))
+    fit = fit_methods(fm.features, e_train, config.autoencoder_epochs, side)
     path = artifact_store.version_folder(context) / "fit.npz"
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, codes=fit.codes, stacked_coef=fit.stacked_coef, stacked_intercept=fit.stacked_intercept,
-                     prior=fit.prior, thresholds=json.dumps(fit.thresholds))
+                     prior=fit.prior, thresholds=json.dumps(fit.thresholds), **fit.profile.to_arrays())
+    context.log.info(f"profile_honest: C {fit.profile.c} chosen by {FOLDS}-fold cross-validation on the training answers "
+                     f"(held-out log-loss per C: {fit.profile.cv_log_loss})")
     artifact = Artifact(path=str(path), kind="preference_fit", inputs_version=key, version=path.parent.name,
                         settings={"autoencoder_epochs": config.autoencoder_epochs, "training_answers": len(train),
                                   "feature_matrix_version": feature_matrix.version})
     return dg.Output(artifact, data_version=dg.DataVersion(key),
-                     metadata={"refitted": True, "thresholds": dg.MetadataValue.json(fit.thresholds)})
+                     metadata={"refitted": True, "thresholds": dg.MetadataValue.json(fit.thresholds),
+                               "profile_model_C": fit.profile.c,
+                               "profile_model_cv_log_loss": dg.MetadataValue.json(fit.profile.cv_log_loss)})
 
 
 def load_fit(path: str) -> MethodFit:
     data = np.load(path, allow_pickle=False)
     return MethodFit(float(data["prior"]), data["codes"], json.loads(str(data["thresholds"])), data["stacked_coef"],
-                     float(data["stacked_intercept"]))
+                     float(data["stacked_intercept"]), ProfileFit.from_arrays(data))
 
 
-def _scores(previous: pd.DataFrame, test: pd.DataFrame, fit_version: str, score) -> tuple[dict[str, np.ndarray], int]:
+def scoring_side(fit: MethodFit | None, train: pd.DataFrame, new: pd.DataFrame, rows: dict, n_rows: int) -> Side | None:
+    """The side information for encode(train, new): profiles in its respondent order (with the
+    fit's profile columns; None when the fit has no profile model) and the labelled classes."""
+    if fit is not None and fit.profile is None:
+        return None
+    order = sorted(set(train.R_id) | set(new.R_id))
+    return side_from_answers(pd.concat([train, new]), rows, n_rows, order, fit.profile.categories if fit else None)
+
+
+def _scores(previous: pd.DataFrame, test: pd.DataFrame, fit_version: str, score,
+            methods: list[str]) -> tuple[dict[str, np.ndarray], int]:
     """Every method's scores of the test answers in order: stored ones where the answer was scored
     with this fit before, ``score(new answers)`` for the rest. Returns (scores, answers scored now)."""
-    columns = [f"{m}_score" for m in ORDER]
+    columns = [f"{m}_score" for m in methods]
     usable = (not previous.empty and "fit_version" in previous.columns and set(columns) <= set(previous.columns))
     old = previous[previous.fit_version == fit_version][ANSWER + columns] if usable else pd.DataFrame(columns=ANSWER + columns)
     merged = test[ANSWER].merge(old.drop_duplicates(ANSWER), on=ANSWER, how="left")
     new = merged[columns[0]].isna().to_numpy()
     if new.any():
         fresh = score(test[new].reset_index(drop=True))
-        for m in ORDER:
+        for m in methods:
             merged.loc[new, f"{m}_score"] = fresh[m]
-    return {m: merged[f"{m}_score"].to_numpy(dtype=float) for m in ORDER}, int(new.sum())
+    return {m: merged[f"{m}_score"].to_numpy(dtype=float) for m in methods}, int(new.sum())
 
 
 @dg.multi_asset(
@@ -120,9 +141,11 @@ def preference_models(context: dg.AssetExecutionContext, data_root: DataRootReso
 
     def score(new: pd.DataFrame) -> dict[str, np.ndarray]:
         e_train, e_new = encode(train, new, rows, column="image")
-        return score_methods(fm.features, fit, e_train, e_new)
+        return score_methods(fm.features, fit, e_train, e_new, scoring_side(fit, train, new, rows, len(fm.features)))
 
-    scores, scored = _scores(warehouse.previous_rows("preference_predictions"), test, preference_model.version, score)
+    methods = [m for m in ORDER if m != "profile_honest" or fit.profile is not None]
+    scores, scored = _scores(warehouse.previous_rows("preference_predictions"), test, preference_model.version, score,
+                             methods)
     context.log.info(f"{scored} validation answers scored, {len(test) - scored} kept (same fit {preference_model.version})")
     seen = set(zip(train.R_id, train.jpg_name))
     unseen = np.array([(r, j) not in seen for r, j in zip(test.R_id, test.jpg_name)], dtype=bool)
@@ -130,7 +153,7 @@ def preference_models(context: dg.AssetExecutionContext, data_root: DataRootReso
     table = metrics_table(fit, y, unseen, scores, respondents=test.R_id.to_numpy())
     thresholds, _ = thresholds_and_protocols(fit, y, scores)
     preds = test[["R_id", "jpg_name", "file_name", "like"]].rename(columns={"like": "actual"}).assign(unseen=unseen)
-    for name in ORDER:
+    for name in methods:
         preds[f"{name}_score"] = scores[name]
         preds[f"{name}_predicted"] = (scores[name] > thresholds[name]).astype(int)
     preds["fit_version"] = preference_model.version

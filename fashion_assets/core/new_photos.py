@@ -126,3 +126,12 @@ def top_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, scores.shape[1])
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return order, np.take_along_axis(scores, order, axis=1)
+
+
+def class_posteriors(logits: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """Softmax of a classifier's logits as columns of CLASS_LABELS (a class it lacks is 0)."""
+    from .vocabulary import CLASS_LABELS
+
+    out = np.zeros((len(logits), len(CLASS_LABELS)))
+    out[:, [CLASS_LABELS.index(c) for c in class_names]] = softmax(np.asarray(logits, dtype=np.float64))
+    return out

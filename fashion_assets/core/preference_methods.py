@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from .profile_model import ProfileFit, Side, design, fit_profile, predict_profile
 from .uncertainty import N_BOOT, accuracy_interval, auc_interval, bootstrap_weights, brier
 from .preferences import (Encoded, answer_counts, autoencode, seed_scores, stacked_features, user_based_scores,
                           youden_threshold)
@@ -37,16 +38,17 @@ class MethodFit:
     thresholds: dict[str, float]
     stacked_coef: np.ndarray
     stacked_intercept: float
+    profile: ProfileFit | None = None  # profile_honest, when the fit had the side information
 
 
-HONEST = ("seed_honest", "autoencoder_honest", "user_based", "stacked_honest")
+HONEST = ("seed_honest", "autoencoder_honest", "user_based", "stacked_honest", "profile_honest")
 BASELINES = {"always_dislike": 0.5, "respondent_majority": 0.0, "copy_if_seen_else_majority": 0.0}
 SEED_PROTOCOL = {"seed_youden_on_validation": "seed", "autoencoder_seed_protocol": "autoencoder_seed_protocol"}
 
 
-def fit_methods(x: np.ndarray, train: Encoded, autoencoder_epochs: int = 200) -> MethodFit:
+def fit_methods(x: np.ndarray, train: Encoded, autoencoder_epochs: int = 200, side: Side | None = None) -> MethodFit:
     """Fit every method on the training answers (leave-one-out scores choose the honest thresholds
-    and train the stacked model)."""
+    and train the stacked model; with ``side``, also profile_honest)."""
     prior = float(train.y.mean())
     codes = autoencode(x, autoencoder_epochs)
     loo_seed = seed_scores(x, train, train, exclude_target=True)
@@ -54,14 +56,18 @@ def fit_methods(x: np.ndarray, train: Encoded, autoencoder_epochs: int = 200) ->
     thresholds = {"seed_honest": youden_threshold(train.y, loo_seed),
                   "autoencoder_honest": youden_threshold(train.y, seed_scores(codes, train, train, exclude_target=True)),
                   "user_based": youden_threshold(train.y, loo_user), "stacked_honest": 0.5}
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(
-        stacked_features(x, train, train, prior, loo_seed, loo_user), train.y)
-    return MethodFit(prior, codes, thresholds, model.coef_[0].copy(), float(model.intercept_[0]))
+    base = stacked_features(x, train, train, prior, loo_seed, loo_user)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(base, train.y)
+    profile = (fit_profile(design(side, train, train, base), train.y, train.r, side.categories, base.shape[1] + 1)
+               if side is not None else None)
+    return MethodFit(prior, codes, thresholds, model.coef_[0].copy(), float(model.intercept_[0]), profile)
 
 
-def score_methods(x: np.ndarray, fit: MethodFit, train: Encoded, test: Encoded) -> dict[str, np.ndarray]:
-    """Every method's score of each test answer. Each answer's scores depend on the training answers,
-    the features and the fit only, never on the other test answers — so scoring new answers alone
+def score_methods(x: np.ndarray, fit: MethodFit, train: Encoded, test: Encoded,
+                  side: Side | None = None) -> dict[str, np.ndarray]:
+    """Every method's score of each test answer (profile_honest when the fit has it and ``side``
+    is given). Each answer's scores depend on the training answers, the features, the side
+    information and the fit only, never on the other test answers — so scoring new answers alone
     gives the same numbers as scoring them with everything else."""
     scores = {"seed": seed_scores(x, train, test)}
     scores["seed_youden_on_validation"] = scores["seed"]
@@ -75,8 +81,19 @@ def score_methods(x: np.ndarray, fit: MethodFit, train: Encoded, test: Encoded) 
     seen_n = np.asarray(a_all[test.r, test.i]).ravel()
     seen_rate = np.asarray(a_like[test.r, test.i]).ravel() / np.maximum(seen_n, 1)
     scores["copy_if_seen_else_majority"] = np.where(seen_n > 0, seen_rate - 0.5, majority)
-    scores["stacked_honest"] = stacked_honest(x, fit, train, test, scores["seed_honest"], scores["user_based"])
+    scores.update(_model_scores(x, fit, train, test, scores["seed_honest"], scores["user_based"], side))
     return scores
+
+
+def _model_scores(x: np.ndarray, fit: MethodFit, train: Encoded, test: Encoded, seed_honest: np.ndarray,
+                  user_based: np.ndarray, side: Side | None) -> dict[str, np.ndarray]:
+    """The two learned honest predictors, over the same honest features: stacked_honest, and
+    profile_honest when the fit has it and ``side`` is given."""
+    base = stacked_features(x, train, test, fit.prior, seed_honest, user_based)
+    out = {"stacked_honest": 1.0 / (1.0 + np.exp(-(base @ fit.stacked_coef + fit.stacked_intercept)))}
+    if fit.profile is not None and side is not None:
+        out["profile_honest"] = predict_profile(fit.profile, design(side, train, test, base))
+    return out
 
 
 def respondent_majority(fit: MethodFit, train: Encoded, test: Encoded) -> np.ndarray:
@@ -86,29 +103,24 @@ def respondent_majority(fit: MethodFit, train: Encoded, test: Encoded) -> np.nda
     return np.where(n[test.r] > 0, rate[test.r], fit.prior) - 0.5
 
 
-def stacked_honest(x: np.ndarray, fit: MethodFit, train: Encoded, test: Encoded, seed_honest: np.ndarray,
-                   user_based: np.ndarray) -> np.ndarray:
-    """The stronger honest predictor: a like probability from a logistic model over honest
-    features (weights from the fit)."""
-    z = stacked_features(x, train, test, fit.prior, seed_honest, user_based) @ fit.stacked_coef
-    return 1.0 / (1.0 + np.exp(-(z + fit.stacked_intercept)))
-
-
 # The methods that can score an image nobody has answered yet (a new photo): the autoencoder's
 # codes exist only for the images it was fitted on, and copying an earlier answer needs one.
-NEW_IMAGE_METHODS = ("seed_honest", "respondent_majority", "stacked_honest")
+NEW_IMAGE_METHODS = ("seed_honest", "respondent_majority", "stacked_honest", "profile_honest")
 PAIRS_PER_CHUNK = 100_000  # (new image, training answer) pairs held at once: ~0.8 GB of float64 features
 
 
-def score_new_images(x: np.ndarray, fit: MethodFit, train: Encoded, new_x: np.ndarray) -> dict[str, np.ndarray]:
+def score_new_images(x: np.ndarray, fit: MethodFit, train: Encoded, new_x: np.ndarray,
+                     side: Side | None = None) -> dict[str, np.ndarray]:
     """Every respondent's score for each new image, per method of NEW_IMAGE_METHODS: arrays of
-    shape (new images, train.n_resp). The same numbers ``score_methods`` gives for an image no
+    shape (new images, train.n_resp) (profile_honest only with a ``side`` that has the new
+    images' class rows appended). The same numbers ``score_methods`` gives for an image no
     training answer is about: the user-based vote of an image nobody rated is empty (0), and the
     target image is in no respondent's lists, so nothing is excluded."""
     n_new, base = len(new_x), len(x)
     x_all = np.vstack([x, np.asarray(new_x, dtype=x.dtype)])
     train = Encoded(train.r, train.i, train.y, train.n_resp, base + n_new)
-    out = {m: np.zeros((n_new, train.n_resp)) for m in NEW_IMAGE_METHODS}
+    methods = [m for m in NEW_IMAGE_METHODS if m != "profile_honest" or (fit.profile is not None and side is not None)]
+    out = {m: np.zeros((n_new, train.n_resp)) for m in methods}
     step = max(1, PAIRS_PER_CHUNK // max(len(train.r), 1))
     respondents = np.arange(train.n_resp)
     for start in range(0, n_new, step):
@@ -117,8 +129,8 @@ def score_new_images(x: np.ndarray, fit: MethodFit, train: Encoded, new_x: np.nd
                        np.zeros(len(images) * train.n_resp, dtype=int), train.n_resp, base + n_new)
         seed = seed_scores(x_all, train, test, exclude_target=True, median_of=base)
         scores = {"seed_honest": seed, "respondent_majority": respondent_majority(fit, train, test),
-                  "stacked_honest": stacked_honest(x_all, fit, train, test, seed, np.zeros(len(test.r)))}
-        for m in NEW_IMAGE_METHODS:
+                  **_model_scores(x_all, fit, train, test, seed, np.zeros(len(test.r)), side)}
+        for m in methods:
             out[m][images] = scores[m].reshape(len(images), train.n_resp)
     return out
 
@@ -126,7 +138,7 @@ def score_new_images(x: np.ndarray, fit: MethodFit, train: Encoded, new_x: np.nd
 def thresholds_and_protocols(fit: MethodFit, y: np.ndarray, scores: dict[str, np.ndarray]) -> tuple[dict, dict]:
     """The threshold and protocol of every method. The seed protocol's thresholds are chosen on the
     validation answers themselves (``y``) — that is the seed's flaw, kept to be reported, never used."""
-    thresholds = {"seed": 0.0, **fit.thresholds, **BASELINES}
+    thresholds = {"seed": 0.0, "profile_honest": 0.5, **fit.thresholds, **BASELINES}
     protocols = {"seed": "seed (threshold 0)", **{m: "honest" for m in HONEST}, **{b: "baseline" for b in BASELINES}}
     for method, source in SEED_PROTOCOL.items():
         thresholds[method] = youden_threshold(y, scores[source]) if len(np.unique(y)) == 2 else 0.0
@@ -135,11 +147,13 @@ def thresholds_and_protocols(fit: MethodFit, y: np.ndarray, scores: dict[str, np
 
 
 ORDER = ["seed", "seed_youden_on_validation", "seed_honest", "autoencoder_seed_protocol", "autoencoder_honest",
-         "user_based", "always_dislike", "respondent_majority", "copy_if_seen_else_majority", "stacked_honest"]
+         "user_based", "always_dislike", "respondent_majority", "copy_if_seen_else_majority", "stacked_honest",
+         "profile_honest"]
 
 
 # Methods whose score is a like probability (after this shift): they also get a Brier score.
-PROBABILITY_SHIFT = {"stacked_honest": 0.0, "respondent_majority": 0.5, "copy_if_seen_else_majority": 0.5}
+PROBABILITY_SHIFT = {"stacked_honest": 0.0, "profile_honest": 0.0, "respondent_majority": 0.5,
+                     "copy_if_seen_else_majority": 0.5}
 
 
 def metrics_table(fit: MethodFit, y: np.ndarray, unseen: np.ndarray, scores: dict[str, np.ndarray],
@@ -152,7 +166,7 @@ def metrics_table(fit: MethodFit, y: np.ndarray, unseen: np.ndarray, scores: dic
     weights = bootstrap_weights(np.arange(len(y)) if respondents is None else respondents, n_boot)
     parts = {"all": (np.ones(len(y), bool), weights), "unseen": (unseen, weights[unseen])}
     rows = []
-    for name in ORDER:
+    for name in (m for m in ORDER if m in scores):
         s = scores[name]
         row = {"method": name, "protocol": protocols[name], "threshold": thresholds[name]}
         for part, (sel, w) in parts.items():
@@ -184,8 +198,8 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare_methods(x: np.ndarray, train: Encoded, test: Encoded, unseen: np.ndarray,
-                    autoencoder_epochs: int = 200) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+                    autoencoder_epochs: int = 200, side: Side | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Every method on the same answers. Returns (metrics table, scores per method)."""
-    fit = fit_methods(x, train, autoencoder_epochs)
-    scores = score_methods(x, fit, train, test)
+    fit = fit_methods(x, train, autoencoder_epochs, side)
+    scores = score_methods(x, fit, train, test, side)
     return metrics_table(fit, test.y, unseen, scores, respondents=test.r), scores
