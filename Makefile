@@ -7,6 +7,8 @@ SCALE ?= 0.1
 SEED ?= 0
 # Photo mode of the demo data: a product catalogue folder whose photos the figures wear (empty: drawn figures).
 PHOTOS ?=
+# The registered model that `make models` and `make champion` act on.
+MODEL ?= style_classifier
 CATALOGUE ?= ../shared/datasets/fashion-products
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
@@ -43,8 +45,14 @@ demo-data: install
 	$(BIN)/python -m fashion_assets.datagen --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing \
 	  $(if $(PHOTOS),--photos "$(abspath $(PHOTOS))")
 
+# The run config: configs/cpu.yaml for a data root with 2,000 or more training images (full scale), else the
+# quick configs/demo.yaml; CONFIG=… chooses (configs/gpu.yaml on a CUDA machine). Evaluated after demo-data.
+CONFIG ?= $(shell [ "$$(ls "$(FASHION_ASSETS_DATA_ROOT)/raw/training_image" 2>/dev/null | wc -l)" -ge 2000 ] \
+            && echo configs/cpu.yaml || echo configs/demo.yaml)
+
 run: install home demo-data
-	$(BIN)/dagster job execute -m fashion_assets.definitions -j full_pipeline_job -c configs/demo.yaml
+	@echo "run config: $(CONFIG)"
+	$(BIN)/dagster job execute -m fashion_assets.definitions -j full_pipeline_job -c $(CONFIG)
 	$(BIN)/python -m fashion_assets.summary
 
 summary: install
@@ -59,12 +67,13 @@ catalogue: install home
 
 # The model registry: list the versions, move the champion alias (and rebuild what follows), MLflow's UI.
 models: install
-	$(BIN)/python -m fashion_assets.models list
+	$(BIN)/python -m fashion_assets.models --model $(MODEL) list
 
 champion: install home
-	test -n "$(VERSION)" || { echo "usage: make champion VERSION=N"; exit 2; }
-	$(BIN)/python -m fashion_assets.models champion $(VERSION)
-	$(BIN)/dagster asset materialize -m fashion_assets.definitions --select 'champion_classifier*'
+	test -n "$(VERSION)" || { echo "usage: make champion VERSION=N [MODEL=product_classifier_<level>]"; exit 2; }
+	$(BIN)/python -m fashion_assets.models --model $(MODEL) champion $(VERSION)
+	$(BIN)/dagster asset materialize -m fashion_assets.definitions \
+	  --select '$(if $(filter style_classifier,$(MODEL)),champion_classifier*,product_champion*)'
 
 # New photos: photos dropped loose into <data root>/incoming/ are filed into a batch folder; every batch
 # without predictions (or the batches named in BATCH) is segmented, cropped, classified and matched.

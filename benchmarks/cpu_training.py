@@ -14,7 +14,6 @@ Writes benchmarks/results/cpu_training.json.
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
+from training_set import training_split  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = {"today (fp32, contiguous)": {}, "channels_last": {"cpu_channels_last": True},
@@ -37,16 +37,10 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--samples", type=int, default=1024)
     a = p.parse_args()
-    os.environ["FASHION_ASSETS_DATA_ROOT"] = str(Path(a.root).resolve())
     from fashion_assets.core.classifier import TrainConfig, fit
-    from fashion_assets.core.training_data import channel_stats, holdout_split, load_uint8
-    from fashion_assets.definitions import build_definitions
+    from fashion_assets.core.training_data import channel_stats, load_uint8
 
-    images = build_definitions(Path(a.root).resolve()).load_asset_value("image_set")
-    train = images[images.style_known & (images.split == "Train")].sort_values("file_name", ignore_index=True)
-    names = sorted(train.class_label.unique())
-    y = train.class_label.map({c: i for i, c in enumerate(names)}).to_numpy()
-    tr, ho = holdout_split(y, 0.15, seed=42)
+    train, names, y, tr, ho = training_split(a.root)
     result = {"machine": machine_info(), "torch_threads": torch.get_num_threads(), "train_images": int(len(tr)),
               "holdout_images": int(len(ho)), "epochs": a.epochs, "samples_per_epoch": a.samples, "runs": []}
     for size in map(int, a.sizes.split(",")):

@@ -25,6 +25,7 @@ from ..io_managers import ArtifactStore
 from ..resources import DataRootResource, ModelRegistryResource, TorchDeviceResource
 from .classifier import ARTIFACT, GPU_TAGS
 from .metadata import markdown, table_output
+from .registry import champion_output
 
 GROUP = "catalogue"
 
@@ -40,7 +41,13 @@ class ProductClassifierConfig(dg.Config):
                                                                       "transfer learning; none = from scratch (no download).")
 
 
-@dg.asset(group_name=GROUP, kinds={"pytorch"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT, code_version="2")
+PRODUCT_GATE = "product_classifier_beats_majority"
+
+
+@dg.asset(group_name=GROUP, kinds={"pytorch"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT, code_version="3",
+          check_specs=[dg.AssetCheckSpec(PRODUCT_GATE, asset="product_classifier", blocking=True,
+                                         description="The chosen model beats the majority class on the validation split "
+                                                     "it was chosen on (gates the champion alias and downstream use).")])
 def product_classifier(context: dg.AssetExecutionContext, config: ProductClassifierConfig, artifact_store: ArtifactStore,
                        torch_device: TorchDeviceResource, model_registry: ModelRegistryResource,
                        product_classes: pd.DataFrame):
@@ -84,33 +91,52 @@ def product_classifier(context: dg.AssetExecutionContext, config: ProductClassif
         f"product_classifier_{config.level}", model_path, config.model_dump(), result["history"], summary,
         [version / "confusion_matrix.png", version / "test_report.csv"],
         tags={"dagster_run_id": context.run_id, "inputs_version": inputs_version, "dagster_asset": "product_classifier"})
-    context.log.info(f"registered product_classifier_{config.level} version {registered.version}")
-    return dg.Output(artifact, data_version=dg.DataVersion(sha1_of(model_path)[:20]), metadata={
+    # The champion alias of this level moves only when the gate passes (on the split that chose the epoch).
+    chosen, majority_va = result["best"]["holdout_accuracy"], float((y[va] == np.bincount(y[tr]).argmax()).mean())
+    passed = chosen > majority_va
+    if passed:
+        model_registry.registry().set_champion(registered.name, registered.version)
+    context.log.info(f"registered {registered.name} version {registered.version}; "
+                     + ("it is the champion now" if passed else f"it failed {PRODUCT_GATE}: the champion stays"))
+    yield dg.Output(artifact, data_version=dg.DataVersion(sha1_of(model_path)[:20]), metadata={
         "mlflow_run": dg.MetadataValue.url(registered.run_url()),
         "registered_version": dg.MetadataValue.int(registered.version),
         "summary": dg.MetadataValue.json(summary), "accuracy": dg.MetadataValue.float(round(summary["accuracy"], 4)),
         "report": dg.MetadataValue.md(markdown(report)),
-        "confusion_matrix": dg.MetadataValue.md(plots.markdown_image(png, "confusion"))})
+        "confusion_matrix": dg.MetadataValue.md(plots.markdown_image(png, "confusion")),
+        "champion": dg.MetadataValue.bool(passed)})
+    yield dg.AssetCheckResult(check_name=PRODUCT_GATE, passed=passed, metadata={"majority_rate": majority_va},
+                              description=f"validation-split accuracy {chosen:.1%} against {majority_va:.1%} for the "
+                                          "majority class")
+
+
+@dg.asset(group_name=GROUP, kinds={"mlflow", "pytorch"}, io_manager_key=ARTIFACT, code_version="1")
+def product_champion(context: dg.AssetExecutionContext, model_registry: ModelRegistryResource,
+                     product_classifier: Artifact):
+    """The registered product classifier version under the 'champion' alias, for the label level
+    of the latest training (read from its handle): what the product features use."""
+    level = product_classifier.settings["level"]
+    return champion_output(context, model_registry.registry(), f"product_classifier_{level}", PRODUCT_GATE, level=level)
 
 
 @dg.asset(group_name=GROUP, kinds={"pytorch", "numpy"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT,
           code_version="1")
 def product_features(context: dg.AssetExecutionContext, torch_device: TorchDeviceResource, artifact_store: ArtifactStore,
-                     product_classifier: Artifact, product_classes: pd.DataFrame):
+                     product_champion: Artifact, product_classes: pd.DataFrame):
     """512-d features (the product classifier's layer before its head) of every product, in id
     order; image size and normalisation come from the classifier's checkpoint."""
     items = product_classes.sort_values("id", ignore_index=True)
-    model, ckpt = load_classifier(product_classifier.path)
+    model, ckpt = load_classifier(product_champion.path)
     feats = extract_features(model, load_uint8(list(items.image), ckpt["config"]["image_size"]), ckpt["mean"],
                              ckpt["std"], torch_device.torch_device())
     path = artifact_store.version_folder(context) / "product_features.npz"
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, features=feats, id=items.id.to_numpy())
-    version = content_version(product_classifier.version, items[["id", "image"]])
+    version = content_version(product_champion.version, items[["id", "image"]])
     return dg.Output(Artifact(path=str(path), kind="feature_matrix", inputs_version=version, version=path.parent.name,
-                              settings={"level": product_classifier.settings["level"],
-                                        "classifier_version": product_classifier.version, "products": len(items)}),
+                              settings={"level": product_champion.settings["level"],
+                                        "classifier_version": product_champion.version, "products": len(items)}),
                      data_version=dg.DataVersion(version), metadata={"shape": list(feats.shape)})
 
 

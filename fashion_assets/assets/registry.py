@@ -15,27 +15,35 @@ from ..resources import ModelRegistryResource
 from .classifier import ARTIFACT, EAGER, GROUP, MODEL_NAME, style_classifier
 
 
+def champion_output(context: dg.AssetExecutionContext, registry, name: str, trained_by: str,
+                    **settings) -> dg.Output:
+    """The handle of registered model ``name``'s version under the champion alias (its checkpoint
+    in the registry's artifact store; settings read from the checkpoint, plus ``settings``)."""
+    import torch
+
+    champion = registry.champion(name)
+    if champion is None:
+        raise dg.Failure(f"no {name} version has the alias '{CHAMPION}' yet: train one that passes its gate "
+                         f"({trained_by}), or set it by hand (python -m fashion_assets.models champion N)")
+    if not champion.checkpoint.exists():
+        raise dg.Failure(f"{name} version {champion.version}'s checkpoint {champion.checkpoint} is missing "
+                         f"from the registry's artifact store")
+    ckpt = torch.load(champion.checkpoint, map_location="cpu", weights_only=False)
+    digest = sha1_of(champion.checkpoint)[:12]
+    context.log.info(f"{name} version {champion.version} is the champion (MLflow run {champion.run_id})")
+    artifact = Artifact(path=str(champion.checkpoint), kind="classifier", version=f"v{champion.version}-{digest}",
+                        inputs_version=champion.tags.get("inputs_version", ""),
+                        settings={**classifier_settings(ckpt), **settings})
+    return dg.Output(artifact, data_version=dg.DataVersion(f"v{champion.version}-{digest}"), metadata={
+        "registered_model": name, "registered_version": dg.MetadataValue.int(champion.version),
+        "mlflow_run": dg.MetadataValue.url(champion.run_url()),
+        "trained_in_dagster_run": champion.tags.get("dagster_run_id", ""),
+        "checkpoint": dg.MetadataValue.path(str(champion.checkpoint))})
+
+
 @dg.asset(group_name=GROUP, kinds={"mlflow", "pytorch"}, io_manager_key=ARTIFACT, code_version="1",
           automation_condition=EAGER, deps=[style_classifier])
 def champion_classifier(context: dg.AssetExecutionContext, model_registry: ModelRegistryResource):
     """The registered classifier version under the 'champion' alias, as a handle (its checkpoint
     in the registry's artifact store, with the settings read from the checkpoint)."""
-    import torch
-
-    champion = model_registry.registry().champion(MODEL_NAME)
-    if champion is None:
-        raise dg.Failure(f"no {MODEL_NAME} version has the alias '{CHAMPION}' yet: train one that passes "
-                         f"style_classifier_beats_chance, or set it by hand (python -m fashion_assets.models champion N)")
-    if not champion.checkpoint.exists():
-        raise dg.Failure(f"{MODEL_NAME} version {champion.version}'s checkpoint {champion.checkpoint} is missing "
-                         f"from the registry's artifact store")
-    ckpt = torch.load(champion.checkpoint, map_location="cpu", weights_only=False)
-    digest = sha1_of(champion.checkpoint)[:12]
-    context.log.info(f"{MODEL_NAME} version {champion.version} is the champion (MLflow run {champion.run_id})")
-    artifact = Artifact(path=str(champion.checkpoint), kind="classifier", version=f"v{champion.version}-{digest}",
-                        inputs_version=champion.tags.get("inputs_version", ""), settings=classifier_settings(ckpt))
-    return dg.Output(artifact, data_version=dg.DataVersion(f"v{champion.version}-{digest}"), metadata={
-        "registered_version": dg.MetadataValue.int(champion.version),
-        "mlflow_run": dg.MetadataValue.url(champion.run_url()),
-        "trained_in_dagster_run": champion.tags.get("dagster_run_id", ""),
-        "checkpoint": dg.MetadataValue.path(str(champion.checkpoint))})
+    return champion_output(context, model_registry.registry(), MODEL_NAME, "style_classifier_beats_chance")

@@ -9,11 +9,12 @@ import pandas as pd
 
 from fashion_assets.core.registry import Registry
 from fashion_assets.definitions import build_definitions
+from fashion_assets.models import main as models_main
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "fashion_products"
 
 
-def test_product_classifier_beats_majority_and_recommendations_follow_its_handle(tmp_path):
+def test_product_classifier_beats_majority_and_recommendations_follow_its_handle(tmp_path, monkeypatch, capsys):
     defs = build_definitions(tmp_path, catalogue_root=FIXTURE)
     config = {"ops": {"product_classifier": {"config": {"level": "masterCategory", "min_items": 10, "image_size": 32,
                                                         "epochs": 8, "samples_per_epoch": 1024}}}}
@@ -29,7 +30,12 @@ def test_product_classifier_beats_majority_and_recommendations_follow_its_handle
     assert summary["accuracy"] > summary["majority_baseline"]
     handle = result.output_for_node("product_classifier")
     assert handle.settings["level"] == "masterCategory" and handle.settings["image_size"] == 32
-    assert features.settings["classifier_version"] == handle.version
+    # The features come from the registered champion, which the gate let through.
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["product_classifier_beats_majority"].passed
+    champion = result.output_for_node("product_champion")
+    assert champion.settings["level"] == "masterCategory" and champion.settings["image_size"] == 32
+    assert champion.version.startswith("v1-") and features.settings["classifier_version"] == champion.version
     recs = defs.load_asset_value("product_recommendations")
     pd.testing.assert_frame_equal(first, recs)
     assert (recs.id != recs.similar_id).all() and recs.groupby("id").size().eq(5).all()
@@ -44,8 +50,15 @@ def test_product_classifier_beats_majority_and_recommendations_follow_its_handle
     # Tracked and registered like the style classifier (a registered model per label level).
     registry = Registry(tmp_path / "mlflow")
     (version,) = registry.versions("product_classifier_masterCategory")
+    assert "champion" in version.aliases
     trained = result.asset_materializations_for_node("product_classifier")[0].metadata
     assert version.tags["dagster_run_id"] == result.run_id and trained["mlflow_run"].value == version.run_url()
     tracked = registry.client().get_run(version.run_id).data
     assert tracked.params["level"] == "masterCategory" and tracked.metrics["accuracy"] == summary["accuracy"]
     assert len(first) == 5 * classes.id.nunique()
+    # The registry's command line names it the champion, and refuses a version that does not exist.
+    monkeypatch.setenv("FASHION_ASSETS_DATA_ROOT", str(tmp_path))
+    assert models_main(["--model", "product_classifier_masterCategory", "list"]) == 0
+    assert "version 1" in capsys.readouterr().out.split("<- champion")[0]
+    assert models_main(["--model", "product_classifier_masterCategory", "champion", "9"]) == 1
+    assert "cannot make version 9 the champion" in capsys.readouterr().err
