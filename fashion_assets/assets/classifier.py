@@ -84,6 +84,8 @@ class StyleClassifierConfig(dg.Config):
                                                                "uses it). benchmarks/cpu_training.py measures it.")
     cpu_bf16: bool = Field(default=False, description="On a CPU with bf16 instructions (avx512_bf16, AMX): bfloat16 "
                                                       "autocast while training; the checkpoint stays float32.")
+    mixup: float = Field(default=0.0, description="Mixup's Beta(a, a) parameter a (0 = off): each batch is blended with "
+                                                  "a shuffled copy of itself, and its loss likewise.")
 
 
 BEATS_CHANCE = "style_classifier_beats_chance"
@@ -118,7 +120,8 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     per_epoch = config.samples_per_epoch or int(training_plan.augmented_samples.sum() * len(tr) / len(y_train))
     cfg = TrainConfig(recipe=config.recipe, epochs=config.epochs, batch_size=config.batch_size,
                       image_size=config.image_size, samples_per_epoch=per_epoch, patience=config.patience,
-                      cpu_channels_last=config.cpu_channels_last, cpu_bf16=config.cpu_bf16)
+                      cpu_channels_last=config.cpu_channels_last, cpu_bf16=config.cpu_bf16,
+                      overrides={"mixup": config.mixup} if config.mixup else {})
     # What the model is built from: images (content), labels, which are unseen, normalisation, settings.
     inputs_version = content_version(train[["file_name", "crop_sha1", "class_label"]], val[["file_name", "crop_sha1",
                                      "class_label"]], unseen.tolist(), channel_stats, config.model_dump())

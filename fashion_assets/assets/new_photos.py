@@ -185,8 +185,9 @@ def incoming_predictions(context: dg.AssetExecutionContext, config: NewPhotoConf
              f"Fans: {method}, fitted on {len(train)} training answers: the honest method with the best ROC AUC on "
              f"unseen validation answers ({auc:.3f}; respondent_majority, which ignores the photo: {baseline_auc:.3f}) "
              "among those that can score a photo nobody has answered yet. A new photo has no answers of its own: it "
-             "is scored from each respondent's answers about similar images (validation images had other "
-             "respondents' answers too, so expect less than that AUC)."]
+             "is scored from each respondent's answers about other images (and, for profile_honest, their profile "
+             "against the photo's class posteriors); validation images had a labelled class and other respondents' "
+             "answers, so expect less than that AUC."]
     sheet = contact_sheet(batch, photos.assign(**classes), matches, incoming_quarantine, notes)
     path = artifact_store.folder(dg.AssetKey("incoming_predictions"), batch) / f"contact_sheet-{content_version(sheet)[:12]}.html"
     write_text(path, sheet)

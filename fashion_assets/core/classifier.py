@@ -23,8 +23,10 @@ from .inference import predict_logits
 from .training_batches import augment, balanced_indices, normalise, resident
 
 RECIPES = {
-    "seed": dict(optimizer="adam", lr=1e-3, weight_decay=0.0, schedule="constant", label_smoothing=0.0, tta_flip=False),
-    "improved": dict(optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="onecycle", label_smoothing=0.1, tta_flip=True),
+    "seed": dict(optimizer="adam", lr=1e-3, weight_decay=0.0, schedule="constant", label_smoothing=0.0, tta_flip=False,
+                 mixup=0.0),
+    "improved": dict(optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="onecycle", label_smoothing=0.1, tta_flip=True,
+                     mixup=0.0),
 }
 
 
@@ -189,11 +191,17 @@ def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.
             xb = train_x[idx_d].to(device, non_blocking=True)
             yb = labels_d[idx_d.to(device)]
             x = normalise(augment(xb, gen), mean_d, std_d)
+            lam, partner = mixup_pairs(len(idx), recipe["mixup"], gen)
+            if partner is not None:  # mixup: a blend of two images, its loss the same blend of theirs
+                partner = partner.to(device)
+                x = lam * x + (1 - lam) * x[partner]
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, enabled=amp is not None, **(amp or {})):
                 logits = model(x)
                 loss = loss_fn(logits.float(), yb)
+                if partner is not None:
+                    loss = lam * loss + (1 - lam) * loss_fn(logits.float(), yb[partner])
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -224,6 +232,14 @@ def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.
     if not best_path.exists() or best["epoch"] == 0:
         raise RuntimeError("training produced no checkpoint (no epoch was run)")
     return {"history": history, "best": best, "best_path": best_path}
+
+
+def mixup_pairs(n: int, alpha: float, gen: torch.Generator) -> tuple[float, torch.Tensor | None]:
+    """Mixup's blend weight (Beta(alpha, alpha)) and each sample's partner; (1.0, None) when off."""
+    if alpha <= 0:
+        return 1.0, None
+    a, b = (torch._standard_gamma(torch.full((1,), float(alpha)), generator=gen).item() for _ in range(2))
+    return a / (a + b), torch.randperm(n, generator=gen)
 
 
 def checkpoint(model, class_names, mean, std, cfg, recipe, history, best) -> dict:

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from fashion_assets.core.classifier import TrainConfig, fit, load_classifier
+from fashion_assets.core.classifier import TrainConfig, fit, load_classifier, mixup_pairs
 from fashion_assets.core.inference import extract_features, infer, predict_logits
 from fashion_assets.core.training_batches import augment
 from fashion_assets.core.evaluation import per_class_report
@@ -173,3 +173,15 @@ def test_cpu_speed_options_train_the_same_toy_set(toy, tmp_path):
     model, ckpt = load_classifier(result["best_path"])
     assert all(v.dtype == torch.float32 for v in ckpt["state_dict"].values() if v.is_floating_point())
     assert ckpt["config"]["cpu_bf16"] and ckpt["config"]["cpu_channels_last"]
+
+
+def test_mixup_blends_pairs_and_still_learns_the_toy_set(toy, tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    assert mixup_pairs(8, 0.0, gen) == (1.0, None)  # off: the loop is unchanged
+    lam, partner = mixup_pairs(8, 0.4, gen)
+    assert 0.0 <= lam <= 1.0 and sorted(partner.tolist()) == list(range(8))
+    x, y, tr, ho, mean, std = toy
+    cfg = TrainConfig(**{**CFG.__dict__, "overrides": {"mixup": 0.2}})
+    result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=lambda _: None)
+    assert result["best"]["holdout_accuracy"] >= 0.75
+    assert load_classifier(result["best_path"])[1]["recipe"]["mixup"] == 0.2
