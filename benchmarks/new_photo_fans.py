@@ -21,7 +21,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.core.new_photos import top_rows  # noqa: E402
+from fashion_assets.core.features import best_k  # noqa: E402
 from fashion_assets.core.preference_methods import fit_methods, score_new_images  # noqa: E402
 from fashion_assets.core.preferences import encode  # noqa: E402
 
@@ -47,7 +47,7 @@ def main() -> int:
         t0 = time.perf_counter()
         scores = score_new_images(x, fit, e_train, new)
         for method in scores:
-            top_rows(scores[method], 5)
+            best_k(scores[method], 5)
         seconds = time.perf_counter() - t0
         row = {"photos": photos, "seconds_all_methods": round(seconds, 3), "photos_per_second": round(photos / seconds, 1)}
         result["runs"].append(row)

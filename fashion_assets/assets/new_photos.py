@@ -19,8 +19,8 @@ from ..core.artifacts import Artifact, content_version
 from ..core.atomic import write_text
 from ..core.contact_sheet import contact_sheet, markdown_preview
 from ..core.cropping import crop_images
-from ..core.features import load_feature_matrix, nearest
-from ..core.new_photos import class_posteriors, list_batch, top_classes, top_rows
+from ..core.features import best_k, load_feature_matrix, nearest
+from ..core.new_photos import class_posteriors, list_batch, top_classes
 from ..core.segmentation import segment_images
 from ..io_managers import FILE_COLUMN, ArtifactStore, WarehouseResource
 from ..resources import DataRootResource, SegmentationResource
@@ -104,10 +104,6 @@ def same_champion(classifier_onnx: Artifact, feature_matrix: Artifact, preferenc
                          f"not the current {feature_matrix.version}: materialize preference_model first")
 
 
-def fm_dimensions(feature_matrix: Artifact) -> int:
-    return int(feature_matrix.settings["dimensions"])
-
-
 def best_new_image_method(preference_metrics: pd.DataFrame) -> tuple[str, float, float]:
     """The honest method (of those that can score an unanswered image) with the best ROC AUC on
     unseen validation answers — ranking respondents is what the AUC measures — with that AUC and
@@ -149,7 +145,7 @@ def incoming_predictions(context: dg.AssetExecutionContext, config: NewPhotoConf
     s = classifier_onnx.settings
     photos = incoming_images.sort_values("file_name", ignore_index=True)
     out = (run_onnx(onnx_session(classifier_onnx.path), load_uint8(list(photos.crop), s["image_size"])) if len(photos)
-           else {"logits": np.zeros((0, len(s["class_names"]))), "features": np.zeros((0, fm_dimensions(feature_matrix)))})
+           else {"logits": np.zeros((0, len(s["class_names"]))), "features": np.zeros((0, int(feature_matrix.settings["dimensions"])))})
     classes = top_classes(out["logits"], s["class_names"], config.top_classes)
     # Nearest training images (the feature matrix is of the same champion as the ONNX model).
     fm = load_feature_matrix(feature_matrix.path)
@@ -167,7 +163,7 @@ def incoming_predictions(context: dg.AssetExecutionContext, config: NewPhotoConf
     if side is not None:  # a new photo's class is not labelled: its class posteriors stand in
         side = side.with_new_images(class_posteriors(out["logits"], s["class_names"]))
     scores = score_new_images(fm.features, fit, e_train, out["features"], side)[method]
-    fans, fan_scores = top_rows(scores, config.respondents)
+    fans, fan_scores = best_k(scores, min(config.respondents, scores.shape[1]))
 
     n, k_n, k_r = len(photos), idx.shape[1], fans.shape[1]
     neighbour_rows = train_images.iloc[idx.ravel()]

@@ -66,8 +66,7 @@ def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitCon
     answers, rows, _ = answers_with_features(context, valid_labels, fm)
     train = answers[answers.split == "Train"].sort_values(ANSWER, ignore_index=True)
     known = [c for c in ("R_id", "image", "like", "class_label", *PROFILE_FIELDS) if c in train.columns]
-    key = content_version(train[known], feature_matrix.version,
-                          config.model_dump())
+    key = content_version(train[known], feature_matrix.version, config.model_dump())
     previous = artifact_store.current(context.asset_key)
     if previous and previous.inputs_version == key:
         context.log.info(f"training answers, features and settings unchanged: the fit {previous.version} is kept")

@@ -27,7 +27,7 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def _best_k(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def best_k(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(column indices, values) of each row's ``k`` largest values, largest first."""
     part = np.argpartition(-sim, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(sim, part, axis=1)
@@ -45,7 +45,7 @@ def top_k_neighbours(features: np.ndarray, k: int = 10, block: int = 2048) -> tu
     for s in range(0, len(x), block):
         s_block = x[s:s + block] @ x.T
         np.fill_diagonal(s_block[:, s:s + block], -np.inf)  # not its own neighbour
-        idx[s:s + block], sim[s:s + block] = _best_k(s_block, k)
+        idx[s:s + block], sim[s:s + block] = best_k(s_block, k)
     return idx, sim
 
 
@@ -54,4 +54,4 @@ def nearest(queries: np.ndarray, base: np.ndarray, k: int) -> tuple[np.ndarray, 
     k = min(k, len(base))
     if k == 0 or len(queries) == 0:
         return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0))
-    return _best_k(unit_rows(np.asarray(queries, dtype=np.float64)) @ unit_rows(np.asarray(base, dtype=np.float64)).T, k)
+    return best_k(unit_rows(np.asarray(queries, dtype=np.float64)) @ unit_rows(np.asarray(base, dtype=np.float64)).T, k)

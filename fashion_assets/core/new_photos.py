@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 
 from .batch import sha1_of
+from .features import best_k
 from .fingerprint import fingerprint
 
 BATCH_PREFIX = "batch-"
@@ -106,14 +108,9 @@ def list_batch(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             pd.DataFrame(unreadable, columns=["file_name", "reason"]))
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
-
-
 def top_classes(logits: np.ndarray, class_names: list[str], k: int = 3) -> pd.DataFrame:
     """Columns class_1, probability_1 … class_k, probability_k (most probable first)."""
-    order, p = top_rows(softmax(np.asarray(logits, dtype=np.float64)), k)
+    order, p = best_k(softmax(np.asarray(logits, dtype=np.float64), axis=1), min(k, np.shape(logits)[1]))
     out = {}
     for j in range(order.shape[1]):
         out[f"class_{j + 1}"] = np.asarray(class_names, dtype=object)[order[:, j]]
@@ -121,17 +118,10 @@ def top_classes(logits: np.ndarray, class_names: list[str], k: int = 3) -> pd.Da
     return pd.DataFrame(out)
 
 
-def top_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(column indices, scores) of each row's ``k`` highest scores, best first (ties: lower index)."""
-    k = min(k, scores.shape[1])
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return order, np.take_along_axis(scores, order, axis=1)
-
-
 def class_posteriors(logits: np.ndarray, class_names: list[str]) -> np.ndarray:
     """Softmax of a classifier's logits as columns of CLASS_LABELS (a class it lacks is 0)."""
     from .vocabulary import CLASS_LABELS
 
     out = np.zeros((len(logits), len(CLASS_LABELS)))
-    out[:, [CLASS_LABELS.index(c) for c in class_names]] = softmax(np.asarray(logits, dtype=np.float64))
+    out[:, [CLASS_LABELS.index(c) for c in class_names]] = softmax(np.asarray(logits, dtype=np.float64), axis=1)
     return out

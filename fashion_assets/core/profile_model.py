@@ -79,10 +79,10 @@ def class_like_rate(train: Encoded, test: Encoded, classes: np.ndarray, prior: n
     """The respondent's like rate among their training answers about images of the target's class
     (weighted by the class vector), without their answers about the target image itself, shrunk
     towards ``prior`` (per test answer) with CLASS_PRIOR_WEIGHT pseudo-answers."""
-    likes = np.asarray(answer_counts(train, train.y == 1) @ classes)[test.r]
-    seen = np.asarray(answer_counts(train, np.ones(len(train.r), bool)) @ classes)[test.r]
-    own = np.asarray(answer_counts(train, np.ones(len(train.r), bool))[test.r, test.i]).ravel()
-    own_likes = np.asarray(answer_counts(train, train.y == 1)[test.r, test.i]).ravel()
+    like_counts, all_counts = answer_counts(train, train.y == 1), answer_counts(train, np.ones(len(train.r), bool))
+    likes, seen = np.asarray(like_counts @ classes)[test.r], np.asarray(all_counts @ classes)[test.r]
+    own_likes = np.asarray(like_counts[test.r, test.i]).ravel()
+    own = np.asarray(all_counts[test.r, test.i]).ravel()
     d = classes[test.i]
     rate = ((likes - own_likes[:, None] * d) + CLASS_PRIOR_WEIGHT * prior[:, None]) / \
         ((seen - own[:, None] * d) + CLASS_PRIOR_WEIGHT)

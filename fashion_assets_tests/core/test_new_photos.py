@@ -6,10 +6,11 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import softmax
 
 from fashion_assets.core.contact_sheet import contact_sheet, markdown_preview
 from fashion_assets.core.features import nearest
-from fashion_assets.core.new_photos import batches, file_loose_photos, list_batch, softmax, top_classes
+from fashion_assets.core.new_photos import batches, file_loose_photos, list_batch, top_classes
 
 OLD = time.time() - 3600
 
@@ -64,7 +65,7 @@ def test_top_classes_are_the_most_probable_in_order():
     logits = np.array([[0.0, 2.0, 1.0, -1.0], [3.0, 0.0, 0.0, 0.0]])
     top = top_classes(logits, ["w", "x", "y", "z"], k=3)
     assert list(top.class_1) == ["x", "w"] and list(top.class_2) == ["y", "x"]
-    p = softmax(logits)
+    p = softmax(logits, axis=1)
     np.testing.assert_allclose(top.probability_1, [p[0, 1], p[1, 0]])
     assert (top.probability_1 >= top.probability_2).all() and (top.probability_2 >= top.probability_3).all()
     assert list(top_classes(logits, ["w", "x", "y", "z"], k=9).columns)[-1] == "probability_4"
