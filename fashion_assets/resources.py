@@ -45,6 +45,11 @@ class DataRootResource(dg.ConfigurableResource):
         return self.path / "artifacts"
 
     @property
+    def listings(self) -> Path:
+        """Raw folder listings raw_data_sensor took, handed to the run it requests (not listed twice)."""
+        return self.path / "listings"
+
+    @property
     def mlflow(self) -> Path:
         """MLflow's local store: tracked training runs and the model registry."""
         return self.path / "mlflow"

@@ -20,9 +20,9 @@ import json
 import dagster as dg
 
 from .assets import ASSET_MODULES
-from .assets.images import IMAGE_RUN_TAGS, image_partitions
+from .assets.images import IMAGE_RUN_TAGS
 from .assets.new_photos import incoming_batches
-from .assets.sources import RAW_FOLDERS, observe_raw
+from .assets.sources import LISTING_TAG, RAW_FOLDERS, keep_listing, observe_raw
 from .core.new_photos import batches, file_loose_photos
 from .jobs import new_photos_job
 from .resources import DataRootResource
@@ -87,8 +87,12 @@ def raw_data_sensor(context: dg.SensorEvaluationContext, data_root: DataRootReso
                                           metadata={"entries": listing.entries}))
         selection = FOLLOWING[source]
         partitioned = any(k in _PARTITIONED for k in selection)
+        tags = {**(IMAGE_RUN_TAGS if partitioned else {}), "fashion_assets/change": source}
+        if source == "raw_labels":  # 250k survey files: the run parses from this listing instead of listing again
+            keep_listing(data_root, source, listing)
+            tags[LISTING_TAG] = listing.digest
         runs.append(dg.RunRequest(run_key=f"{source}-{cursor['changes']}-{listing.digest[:16]}", asset_selection=selection,
-                                  tags={**(IMAGE_RUN_TAGS if partitioned else {}), "fashion_assets/change": source}))
+                                  tags=tags))
         context.log.info(f"{source} changed: {listing.entries} entries, data version {listing.digest[:12]}; "
                          f"requesting {len(selection)} assets")
     if not events:

@@ -50,3 +50,29 @@ def test_core_does_not_import_dagster():
             "assert len(names) > 15, names\n"
             "bad = [m for m in sys.modules if m.split('.')[0] == 'dagster']; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_definitions_and_the_scoring_path_load_neither_torch_nor_scikit_learn():
+    """A run's process imports the definitions first (the daemon starts one per run); torch and
+    scikit-learn cost about 3 s of that, so only the steps that train or run a network import them.
+    Scoring answers and the metrics (what a survey refresh runs) need neither."""
+    code = """
+import sys
+import numpy as np
+import fashion_assets.definitions
+from fashion_assets.core.preference_methods import MethodFit, metrics_table, score_methods
+from fashion_assets.core.preferences import Encoded
+from fashion_assets.core.uncertainty import roc_points
+rng = np.random.default_rng(0)
+x = rng.normal(size=(12, 8))
+train = Encoded(np.repeat(np.arange(6), 5), rng.integers(0, 12, 30), rng.integers(0, 2, 30), 6, 12)
+test = Encoded(np.arange(6), rng.integers(0, 12, 6), np.array([0, 1, 0, 1, 1, 0]), 6, 12)
+fit = MethodFit(0.5, rng.normal(size=(12, 3)), {"seed_honest": 0.0, "autoencoder_honest": 0.0, "user_based": 0.0,
+                "stacked_honest": 0.5}, np.zeros(5), 0.0)
+scores = score_methods(x, fit, train, test)
+table = metrics_table(fit, test.y, np.ones(6, bool), scores, respondents=test.r, n_boot=20)
+assert len(table) >= 9 and roc_points(test.y, scores["seed"])[0][-1] == 1.0
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "sklearn", "matplotlib", "torchvision"})
+assert not heavy, heavy
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,6 +6,7 @@ import os
 import time
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from fashion_assets.core.datagen.writer import GeneratorConfig, generate
@@ -14,6 +15,8 @@ from fashion_assets.resources import DataRootResource
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
+from fashion_assets.assets.sources import LISTING_TAG
+from fashion_assets.core.scanning import label_changes
 from fashion_assets.sensors import DATA_VERSION_TAG, raw_data_sensor
 
 OLD = time.time() - 3600  # well past the settle time
@@ -162,12 +165,34 @@ def test_a_new_survey_file_marks_the_label_tables_stale_and_its_run_refreshes_th
         stale = get_stale_status_resolver(instance, list(defs.assets))
         assert stale.get_status(dg.AssetKey("label_table")) == StaleStatus.STALE
         assert stale.get_status(dg.AssetKey("image_table")) == StaleStatus.FRESH  # the image side did not change
+        # A file that lands after the tick is the next tick's change: the run parses from the
+        # listing the tick took (kept for it, named by its tag), not from a second listing.
+        request = result.run_requests[0]
+        assert (tmp_path / "listings" / f"raw_labels-{request.tags[LISTING_TAG]}.npz").exists()
+        late = write(tmp_path / "raw" / "validation_label" / name.replace(".json", "8.json"),
+                     (tmp_path / "raw" / "validation_label" / name).read_text())
         # The requested run (its table part: this root has no image stage) brings them up to date.
-        tables = [k for k in result.run_requests[0].asset_selection if k.path[-1] in
+        tables = [k for k in request.asset_selection if k.path[-1] in
                   ("label_table", "label_quarantine", "valid_labels", "leakage_report", "user_preferences")]
-        assert dg.materialize(list(defs.assets), selection=tables, resources=defs.resources, instance=instance).success
+        assert dg.materialize(list(defs.assets), selection=tables, resources=defs.resources, instance=instance,
+                              tags=request.tags).success
         stale = get_stale_status_resolver(instance, list(defs.assets))
         assert stale.get_status(dg.AssetKey("label_table")) == StaleStatus.FRESH
+        parsed = set(defs.load_asset_value("label_table", instance=instance).file_name)
+        assert name.replace(".json", "9.json") in parsed and late.name not in parsed
+        after = sensor.evaluate_tick(context(result.cursor))
+        assert changed(after) == ["raw_labels"]
+        for event in after.asset_events:
+            instance.report_runless_asset_event(event)
+        assert dg.materialize(list(defs.assets), selection=tables, resources=defs.resources, instance=instance,
+                              tags=after.run_requests[0].tags).success
+        table = defs.load_asset_value("label_table", instance=instance)
+        full = label_changes(tmp_path / "raw", workers=1).added  # a full parse of the folders now
+        columns = list(full.columns)
+        assert late.name in set(table.file_name)
+        pd.testing.assert_frame_equal(table[columns].sort_values(["split", "file_name"], ignore_index=True), full,
+                                      check_dtype=False)
+        result = after
         # A restart without a cursor starts from the recorded data version: no spurious change.
         restarted = sensor.evaluate_tick(context())
         assert not restarted.asset_events

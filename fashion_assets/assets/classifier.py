@@ -9,22 +9,16 @@ are read from it). Training resumes only an interrupted run on the same inputs a
 import dagster as dg
 import numpy as np
 import pandas as pd
-import torch
 from pydantic import Field
 
 from ..core.artifacts import Artifact, content_version
 from ..core.atomic import write_bytes
 from ..core.batch import sha1_of
-from ..core.classifier import TrainConfig, classifier_settings, fit, load_classifier
-from ..core.baselines import classifier_baselines
-from ..core.evaluation import comparison_table, readable_comparison, training_report
-from ..core.inference import predict_logits
 from ..core.plots import markdown_image
-from ..core.training_data import channel_stats_of_files, holdout_split, load_uint8, training_plan as compute_training_plan
 from ..core.vocabulary import CLASS_LABELS
 from ..io_managers import ArtifactStore
 from ..resources import ModelRegistryResource, TorchDeviceResource
-from .metadata import markdown, table_metadata, table_output
+from .metadata import markdown, table_output
 
 GROUP = "classifier"
 # GPU steps run one at a time (pool "gpu") and ask Kubernetes for a GPU when run there.
@@ -45,6 +39,8 @@ def known(image_set: pd.DataFrame, split: str) -> pd.DataFrame:
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pytorch"}, code_version="2", automation_condition=EAGER)
 def channel_stats(context: dg.AssetExecutionContext, image_set: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Per-channel mean and std over the cropped training images (one vectorised pass, in chunks)."""
+    from ..core.training_data import channel_stats_of_files
+
     train = known(image_set, "Train")
     mean, std = channel_stats_of_files(list(train.crop))
     df = pd.DataFrame({"channel": ["R", "G", "B"], "mean": mean, "std": std, "seed_mean": SEED_MEAN, "seed_std": SEED_STD})
@@ -59,6 +55,8 @@ class TrainingPlanConfig(dg.Config):
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
 def training_plan(config: TrainingPlanConfig, image_set: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Per class: training images, the seed's augmentation multiplier, and the samples that gives."""
+    from ..core.training_data import training_plan as compute_training_plan
+
     train = known(image_set, "Train")
     if train.empty:
         raise dg.Failure("image_set has no training image with a known class: nothing to plan")
@@ -107,6 +105,13 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     """ResNet-18 (no pretrained weights) over the 31 sex&style classes. The epoch is chosen on a
     holdout carved from training; the official validation set is scored once with that model and
     reported on all images and on the unseen ones (not in training by name or content)."""
+    import torch
+    from ..core.classifier import TrainConfig, classifier_settings, fit, load_classifier
+    from ..core.baselines import classifier_baselines
+    from ..core.evaluation import comparison_table, readable_comparison, training_report
+    from ..core.inference import predict_logits
+    from ..core.training_data import holdout_split, load_uint8
+
     device = torch_device.torch_device()
     class_names = list(training_plan.class_label)
     index = {c: i for i, c in enumerate(class_names)}

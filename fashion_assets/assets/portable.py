@@ -4,13 +4,8 @@ artifact built from the classifier's handle and checked against torch before any
 
 import dagster as dg
 import pandas as pd
-import torch
 
 from ..core.artifacts import Artifact
-from ..core.classifier import load_classifier
-from ..core.export import OPSET, OUTPUTS, export_onnx, images_per_second, onnx_session, parity, run_onnx
-from ..core.inference import infer
-from ..core.training_data import load_uint8
 from ..io_managers import ArtifactStore
 from .classifier import ARTIFACT, EAGER, GROUP
 
@@ -27,6 +22,12 @@ def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactS
                     image_set: pd.DataFrame):
     """The classifier exported to ONNX with its normalisation and test-time flip in the graph,
     compared with torch on a batch of crops, and timed on the CPU against torch."""
+    import torch
+    from ..core.classifier import load_classifier
+    from ..core.export import OPSET, OUTPUTS, export_onnx, images_per_second, onnx_session, parity, run_onnx
+    from ..core.inference import infer
+    from ..core.training_data import load_uint8
+
     s = champion_classifier.settings
     model, _ = load_classifier(champion_classifier.path)
     path = export_onnx(model, s["mean"], s["std"], s["tta_flip"], s["image_size"],

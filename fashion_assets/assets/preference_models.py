@@ -15,7 +15,6 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from sklearn.metrics import roc_curve
 
 from ..core import plots
 from ..core.artifacts import Artifact, content_version
@@ -25,6 +24,7 @@ from ..core.preference_methods import (ORDER, MethodFit, fit_methods, metrics_ta
                                        thresholds_and_protocols)
 from ..core.preferences import encode
 from ..core.profile_model import FOLDS, PROFILE_FIELDS, ProfileFit, Side, side_from_answers
+from ..core.uncertainty import roc_points
 from ..io_managers import ArtifactStore, WarehouseResource
 from ..resources import DataRootResource
 from .classifier import ARTIFACT
@@ -149,24 +149,26 @@ def preference_models(context: dg.AssetExecutionContext, data_root: DataRootReso
     seen = set(zip(train.R_id, train.jpg_name))
     unseen = np.array([(r, j) not in seen for r, j in zip(test.R_id, test.jpg_name)], dtype=bool)
     y = test.like.to_numpy()
-    table = metrics_table(fit, y, unseen, scores, respondents=test.R_id.to_numpy())
     thresholds, _ = thresholds_and_protocols(fit, y, scores)
     preds = test[["R_id", "jpg_name", "file_name", "like"]].rename(columns={"like": "actual"}).assign(unseen=unseen)
     for name in methods:
         preds[f"{name}_score"] = scores[name]
         preds[f"{name}_predicted"] = (scores[name] > thresholds[name]).astype(int)
     preds["fit_version"] = preference_model.version
+    # The predictions are committed first: what a user waits for after new answers land. The
+    # metrics (1,000 bootstrap resamples) and the ROC figure come after.
+    yield table_output(preds, output_name="preference_predictions", answers_without_features=dg.MetadataValue.int(without),
+                       answers_scored_now=dg.MetadataValue.int(scored))
+    table = metrics_table(fit, y, unseen, scores, respondents=test.R_id.to_numpy())
     honest = table[table.protocol == "honest"].sort_values("accuracy_unseen", ascending=False)
     best = honest.method.iloc[0]
-    curves = {f"{name} (all)": roc_curve(y, scores[name])[:2] for name in ("seed", "seed_honest", best)}
+    curves = {f"{name} (all)": roc_points(y, scores[name])[:2] for name in ("seed", "seed_honest", best)}
     if unseen.any():
-        curves[f"{best} (unseen)"] = roc_curve(y[unseen], scores[best][unseen])[:2]
+        curves[f"{best} (unseen)"] = roc_points(y[unseen], scores[best][unseen])[:2]
     png = plots.roc_curves(curves)
     write_bytes(data_root.reports / "preference_roc.png", png)
     shown = readable(table)
     context.log.info("figures with 95% bootstrap intervals (respondents resampled):\n" + shown.to_string(index=False))
-    yield table_output(preds, output_name="preference_predictions", answers_without_features=dg.MetadataValue.int(without),
-                       answers_scored_now=dg.MetadataValue.int(scored))
     yield table_output(table, preview_rows=20, output_name="preference_metrics",
                        table=dg.MetadataValue.md(markdown(shown)),
                        best_honest_unseen=dg.MetadataValue.json(honest.iloc[0][["method", "accuracy_unseen",

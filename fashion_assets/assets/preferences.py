@@ -9,14 +9,10 @@ distinct image (by content); an index maps every (split, file name) to its row.
 import dagster as dg
 import numpy as np
 import pandas as pd
-import torch
 
 from ..core.artifacts import Artifact, content_version
 from ..core.atomic import atomic_path
-from ..core.classifier import load_classifier
 from ..core.features import load_feature_matrix, top_k_neighbours
-from ..core.inference import extract_features
-from ..core.training_data import load_uint8
 from ..io_managers import ArtifactStore
 from ..resources import TorchDeviceResource
 from .classifier import ARTIFACT, EAGER, GPU_TAGS
@@ -31,6 +27,10 @@ def feature_matrix(context: dg.AssetExecutionContext, torch_device: TorchDeviceR
                    champion_classifier: Artifact, image_set: pd.DataFrame):
     """512-d features (the classifier's penultimate layer) of every distinct image of both splits,
     with an index from (split, file name) to the feature row."""
+    from ..core.classifier import load_classifier
+    from ..core.inference import extract_features
+    from ..core.training_data import load_uint8
+
     model, ckpt = load_classifier(champion_classifier.path)
     size = ckpt["config"]["image_size"]
     distinct = image_set.drop_duplicates("sha1").sort_values("sha1", ignore_index=True)

@@ -7,20 +7,13 @@ import io
 import dagster as dg
 import numpy as np
 import pandas as pd
-import torch
-from PIL import Image
 from pydantic import Field
-from sklearn.metrics import classification_report, f1_score
 
-from ..core import evaluation, plots
 from ..core.artifacts import Artifact, content_version
 from ..core.atomic import atomic_path, write_bytes
 from ..core.batch import sha1_of
-from ..core.classifier import TrainConfig, fit, load_classifier
 from ..core.features import top_k_neighbours
-from ..core.inference import extract_features, predict_logits
 from ..core.products import precision_at_k, three_way_split
-from ..core.training_data import channel_stats, load_uint8
 from ..io_managers import ArtifactStore
 from ..resources import DataRootResource, ModelRegistryResource, TorchDeviceResource
 from .classifier import ARTIFACT, GPU_TAGS
@@ -53,6 +46,13 @@ def product_classifier(context: dg.AssetExecutionContext, config: ProductClassif
                        product_classes: pd.DataFrame):
     """ResNet-18 on one label level of the catalogue: stratified train/validation/test, the epoch
     chosen on validation, the test split scored once (accuracy, macro and weighted F1, report)."""
+    import torch
+    from sklearn.metrics import classification_report, f1_score
+    from ..core import evaluation, plots
+    from ..core.classifier import TrainConfig, fit, load_classifier
+    from ..core.inference import predict_logits
+    from ..core.training_data import channel_stats, load_uint8
+
     if config.level not in product_classes.columns:
         raise dg.Failure(f"unknown level {config.level!r}; valid: masterCategory, subCategory, articleType, Class")
     counts = product_classes[config.level].value_counts()
@@ -125,6 +125,10 @@ def product_features(context: dg.AssetExecutionContext, torch_device: TorchDevic
                      product_champion: Artifact, product_classes: pd.DataFrame):
     """512-d features (the product classifier's layer before its head) of every product, in id
     order; image size and normalisation come from the classifier's checkpoint."""
+    from ..core.classifier import load_classifier
+    from ..core.inference import extract_features
+    from ..core.training_data import load_uint8
+
     items = product_classes.sort_values("id", ignore_index=True)
     model, ckpt = load_classifier(product_champion.path)
     feats = extract_features(model, load_uint8(list(items.image), ckpt["config"]["image_size"]), ckpt["mean"],
@@ -149,6 +153,9 @@ def product_recommendations(context: dg.AssetExecutionContext, config: Recommend
                             product_features: Artifact, product_classes: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Top-k visually similar products per product (cosine on the classifier's features), never the
     product itself; precision@k against the same articleType; a contact sheet of examples."""
+    from PIL import Image
+    from ..core import plots
+
     items = product_classes.sort_values("id", ignore_index=True)
     data = np.load(product_features.path)
     if not np.array_equal(data["id"], items.id.to_numpy()):

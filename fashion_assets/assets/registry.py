@@ -9,7 +9,6 @@ import dagster as dg
 
 from ..core.artifacts import Artifact
 from ..core.batch import sha1_of
-from ..core.classifier import classifier_settings
 from ..core.registry import CHAMPION
 from ..resources import ModelRegistryResource
 from .classifier import ARTIFACT, EAGER, GROUP, MODEL_NAME, style_classifier
@@ -19,6 +18,8 @@ def champion_output(context: dg.AssetExecutionContext, registry, name: str, trai
                     **settings) -> dg.Output:
     """The handle of registered model ``name``'s version under the champion alias (its checkpoint
     in the registry's artifact store; settings read from the checkpoint, plus ``settings``)."""
+    from ..core.classifier import classifier_settings
+
     import torch
 
     champion = registry.champion(name)

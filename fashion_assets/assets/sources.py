@@ -6,17 +6,34 @@ import time
 
 import dagster as dg
 
-from ..core.fingerprint import fingerprint
+from ..core.fingerprint import Listing, fingerprint, load_listing, save_listing
 from ..core.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
 from ..resources import DataRootResource
 
 GROUP = "tables"
 RAW_FOLDERS = {"raw_images": IMAGE_FOLDERS, "raw_labels": LABEL_FOLDERS}
+LISTING_TAG = "fashion_assets/listing"  # a run's tag: the data version whose listing the sensor kept
+KEEP_LISTINGS = 4  # per source; a run starts seconds after the tick that kept its listing
 
 
 def observe_raw(data_root: DataRootResource, source: str, settle_seconds: float = 0.0):
     """The fingerprint of one raw source's folders."""
     return fingerprint([data_root.raw / f for f in RAW_FOLDERS[source].values()], time.time_ns(), settle_seconds)
+
+
+def keep_listing(data_root: DataRootResource, source: str, listing: Listing) -> None:
+    """Keep ``listing`` for the run about to be requested (and only the newest few)."""
+    save_listing(listing, data_root.listings / f"{source}-{listing.digest}.npz")
+    old = sorted(data_root.listings.glob(f"{source}-*.npz"), key=lambda p: p.stat().st_mtime_ns)[:-KEEP_LISTINGS]
+    for path in old:
+        path.unlink(missing_ok=True)
+
+
+def kept_listing(data_root: DataRootResource, source: str, tags: dict) -> Listing | None:
+    """The listing the sensor kept for this run (its tag names the data version), if still there."""
+    digest = tags.get(LISTING_TAG)
+    path = data_root.listings / f"{source}-{digest}.npz"
+    return load_listing(path) if digest and path.exists() else None
 
 
 def _raw_source(name: str):

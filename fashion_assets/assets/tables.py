@@ -18,7 +18,7 @@ from ..core.vocabulary import CLASS_LABELS
 from ..io_managers import StoredTable, TableChange, WarehouseResource
 from ..resources import DataRootResource
 from .metadata import markdown, quarantine_check, table_metadata, table_output
-from .sources import raw_images, raw_labels
+from .sources import kept_listing, raw_images, raw_labels
 
 GROUP = "tables"
 EAGER = dg.AutomationCondition.eager()
@@ -67,7 +67,9 @@ def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data
     """Parse the survey-label JSON of both splits in parallel; bad files go to quarantine.
     Incremental: files whose name, size and mtime match the stored rows keep them, and the stored
     table is changed in place (new rows inserted, rows of changed or deleted files removed), not
-    rewritten. Its data version is a hash of the file listing (name, size, mtime) it was parsed from."""
+    rewritten. Its data version is a hash of the file listing (name, size, mtime) it was parsed from.
+    In a run raw_data_sensor requested, that listing is the one the sensor took (a file changed
+    since is the next tick's change)."""
     progress: Progress | None = None
 
     def report(done: int, total: int) -> None:
@@ -77,8 +79,12 @@ def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data
 
     stored = None if config.full_reparse else warehouse.previous_rows("label_table", columns=KEY_COLUMNS)
     stored_quarantine = None if config.full_reparse else warehouse.previous_rows("label_quarantine")
+    listing = kept_listing(data_root, "raw_labels", context.run.tags)
+    if listing is not None:
+        context.log.info(f"parsing from the listing raw_data_sensor took (data version {listing.digest[:12]}, "
+                         f"{listing.entries} entries): the folders are not listed again")
     changes = label_changes(data_root.raw, stored, stored_quarantine, workers=config.workers or None,
-                            chunk_size=config.chunk_size, progress=report)
+                            chunk_size=config.chunk_size, progress=report, listing=listing)
     counts, quarantine = changes.counts, changes.quarantine
     context.log.info(f"{counts['parsed']} label files parsed, {counts['unchanged']} unchanged kept, "
                      f"{counts['rows_removed']} stored rows removed" + (" (full re-parse)" if config.full_reparse else ""))
@@ -111,13 +117,19 @@ def style_counts(image_table: pd.DataFrame) -> dg.Output[pd.DataFrame]:
                              "Every class of every split has valid labels; coverage per split.")])
 def valid_labels(label_table: StoredTable, image_table: pd.DataFrame):
     """Labels whose image exists in the same split, joined on the full file name (not the ID alone).
-    The label table is not loaded whole: the counts need three columns of it, and only the rows
-    whose image exists are read in full."""
-    _, stats = tables.valid_labels(label_table.query("SELECT split, image_id, jpg_name, file_name FROM {table}"),
-                                   image_table)
+    The label table is not loaded whole: DuckDB counts over all of it, and only the rows whose
+    image exists are read."""
     rows = label_table.query("SELECT * FROM {table} l SEMI JOIN images i ON l.split = i.split AND l.jpg_name = i.file_name",
                              images=image_table[["split", "file_name"]])
-    valid, _ = tables.valid_labels(rows, image_table)
+    valid, stats = tables.valid_labels(rows, image_table)
+    # The counts over every label file, in DuckDB: the seed's join on the image ID alone (at
+    # most one match per label row, the keys being distinct) and the files per split.
+    counts = label_table.query("SELECT l.split, count(*) AS label_files, count(i.image_id) AS id_only_join FROM {table} l "
+                               "LEFT JOIN (SELECT DISTINCT split, image_id FROM images) i "
+                               "ON l.split = i.split AND l.image_id = i.image_id GROUP BY l.split",
+                               images=image_table[["split", "image_id"]]).set_index("split")
+    for stat in ("label_files", "id_only_join"):
+        stats[stat] = counts[stat].reindex(["Train", "Validation"], fill_value=0).astype(int).to_dict()
     yield table_output(valid, **{
         "valid_per_split": stats["full_name_join"], "seed_id_only_join_per_split": stats["id_only_join"],
         "label_files_per_split": stats["label_files"], "respondents": dg.MetadataValue.int(int(valid.R_id.nunique())),

@@ -1,21 +1,27 @@
-"""Matplotlib figures as PNG bytes (headless), for files and for asset metadata."""
+"""Matplotlib figures as PNG bytes (headless), for files and for asset metadata.
+
+Matplotlib is imported by the first figure drawn, not with this module: the project's
+definitions load it, and a run that draws nothing should not wait for it."""
 
 from __future__ import annotations
 
 import base64
 import io
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+def _subplots(*grid: int, figsize: tuple[float, float]):
+    """(figure, axes) without pyplot: a figure of its own, nothing global to close."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid)
 
 
 def to_png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -26,7 +32,7 @@ def markdown_image(png: bytes, alt: str) -> str:
 
 def training_curves(history: list[dict]) -> bytes:
     epochs = [h["epoch"] for h in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, (a, b) = _subplots(1, 2, figsize=(10, 3.5))
     a.plot(epochs, [h["train_loss"] for h in history], label="train loss")
     a.set_xlabel("epoch"), a.legend()
     b.plot(epochs, [h["train_accuracy"] for h in history], label="train (augmented)")
@@ -38,7 +44,7 @@ def training_curves(history: list[dict]) -> bytes:
 
 
 def confusion(matrix: np.ndarray, names: list[str]) -> bytes:
-    fig, ax = plt.subplots(figsize=(9, 8))
+    fig, ax = _subplots(figsize=(9, 8))
     norm = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
@@ -48,7 +54,7 @@ def confusion(matrix: np.ndarray, names: list[str]) -> bytes:
 
 
 def per_class_bars(names: list[str], all_acc: list[float], unseen_acc: list[float]) -> bytes:
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+    fig, ax = _subplots(figsize=(10, 3.5))
     x = np.arange(len(names))
     ax.bar(x - 0.2, all_acc, 0.4, label="all validation")
     ax.bar(x + 0.2, np.nan_to_num(unseen_acc), 0.4, label="unseen validation")
@@ -59,7 +65,7 @@ def per_class_bars(names: list[str], all_acc: list[float], unseen_acc: list[floa
 
 def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
     """ROC curves, one per label: (false positive rates, true positive rates)."""
-    fig, ax = plt.subplots(figsize=(4, 4))
+    fig, ax = _subplots(figsize=(4, 4))
     for label, (fpr, tpr) in curves.items():
         ax.plot(fpr, tpr, "--" if "unseen" in label else "-", label=label)
     ax.plot([0, 1], [0, 1], ":", color="grey")

@@ -12,20 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from .profile_model import ProfileFit, Side, design, fit_profile, predict_profile
-from .uncertainty import N_BOOT, accuracy_interval, auc_interval, bootstrap_weights, brier
+from .uncertainty import N_BOOT, accuracy_interval, auc_interval, bootstrap_weights, brier, roc_auc
 from .preferences import (Encoded, answer_counts, autoencode, seed_scores, stacked_features, user_based_scores,
                           youden_threshold)
 
 
 def metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
     pred = scores > threshold
-    auc = roc_auc_score(y, scores) if len(np.unique(y)) == 2 else float("nan")
-    return {"accuracy": float((pred == y).mean()) if len(y) else float("nan"), "roc_auc": float(auc), "answers": int(len(y))}
-
+    return {"accuracy": float((pred == y).mean()) if len(y) else float("nan"), "roc_auc": roc_auc(y, scores),
+            "answers": int(len(y))}
 
 
 @dataclass
@@ -49,6 +46,8 @@ SEED_PROTOCOL = {"seed_youden_on_validation": "seed", "autoencoder_seed_protocol
 def fit_methods(x: np.ndarray, train: Encoded, autoencoder_epochs: int = 200, side: Side | None = None) -> MethodFit:
     """Fit every method on the training answers (leave-one-out scores choose the honest thresholds
     and train the stacked model; with ``side``, also profile_honest)."""
+    from sklearn.linear_model import LogisticRegression  # here, not above: scoring needs no scikit-learn
+
     prior = float(train.y.mean())
     codes = autoencode(x, autoencoder_epochs)
     loo_seed = seed_scores(x, train, train, exclude_target=True)

@@ -1,5 +1,5 @@
 """How much a reported figure would move with other data: cluster bootstrap intervals and the
-Brier score.
+Brier score; ROC points and AUC in numpy.
 
 Answers of one respondent are not independent (a respondent who likes most things makes every
 method look right on all of their answers), so preference figures are resampled by respondent:
@@ -39,7 +39,8 @@ def _interval(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
 
 
 def accuracy_interval(correct: np.ndarray, weights: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
-    """Percentile interval of accuracy over the bootstrap samples (``correct``: 0/1 per item)."""
+    """Percentile interval of accuracy over the bootstrap samples (``correct``: 0/1 per item; any
+    per-item value works alike, e.g. a paired difference of -1, 0 or 1)."""
     if weights.shape[0] == 0:
         return float("nan"), float("nan")
     totals = weights.sum(axis=0)
@@ -61,6 +62,29 @@ def weighted_auc(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.n
     wp = weights[pos]
     with np.errstate(invalid="ignore", divide="ignore"):
         return 0.5 * (wp * (below[lo] + below[hi])).sum(axis=0) / (wp.sum(axis=0) * below[-1])
+
+
+def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    """sklearn.metrics.roc_auc_score for 0/1 labels (NaN when a class is absent)."""
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return float(weighted_auc(y, scores, np.ones((len(y), 1)))[0])
+
+
+def roc_points(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(false positive rates, true positive rates, thresholds) at every distinct score, thresholds
+    decreasing from +inf: sklearn.metrics.roc_curve(..., drop_intermediate=False). Here because
+    importing scikit-learn takes 1.2 s of the survey refresh's few seconds (benchmarks/survey_refresh.py);
+    the tests check it against scikit-learn."""
+    y, scores = np.asarray(y), np.asarray(scores, dtype=float)
+    order = np.argsort(-scores, kind="mergesort")
+    ranked, liked = scores[order], (y[order] == 1)
+    last = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # the last item at each distinct score
+    tps = np.r_[0, np.cumsum(liked)[last]]
+    fps = np.r_[0, last + 1 - tps[1:]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return fps / fps[-1], tps / tps[-1], np.r_[np.inf, ranked[last]]
 
 
 def auc_interval(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, level: float = LEVEL) -> tuple[float, float]:

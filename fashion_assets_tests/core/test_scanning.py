@@ -97,3 +97,31 @@ def test_incremental_label_parsing_equals_a_full_parse(tmp_path):
     again, _, third = scan_labels(raw, workers=1, previous=(stored, inc_quarantine))
     pd.testing.assert_frame_equal(again, full_table)
     assert third["parsed"] == 0
+
+
+def test_a_kept_listing_reads_like_the_folder_itself(tmp_path):
+    """The listing raw_data_sensor keeps for its run (fingerprint → file → run) classifies every
+    entry as listing the folder does: files (a link to a file is that file), hidden entries,
+    sub-folders and broken links quarantined with their reason; and its digest is unchanged."""
+    from fashion_assets.core.fingerprint import fingerprint, load_listing, save_listing
+    from fashion_assets.core.scanning import list_entries
+
+    folder = tmp_path / "validation_label"
+    folder.mkdir()
+    for k in range(5):
+        (folder / f"W_0000{k}_50_ivy_M_00000{k}.json").write_text("{}" * k)
+    (folder / ".hidden.json").write_text("{}")
+    (folder / "sub").mkdir()
+    (folder / "link.json").symlink_to(folder / "W_00003_50_ivy_M_000003.json")
+    (folder / "broken.json").symlink_to(tmp_path / "gone.json")
+    (folder / "naïve name.json").write_text("{}")
+    listing = fingerprint([folder])
+    save_listing(listing, tmp_path / "kept.npz")
+    kept = load_listing(tmp_path / "kept.npz")
+    assert kept.digest == listing.digest and kept.entries == 10
+    direct = list_entries(folder, with_stat=True)
+    via_listing = list_entries(folder, with_stat=True, entries=kept.folders["validation_label"])
+    assert [list(map(list, zip(*direct[0])))] == [list(map(list, zip(*via_listing[0])))]
+    assert direct[1] == via_listing[1] and len(direct[1]) == 3
+    files = dict(zip(direct[0][0], direct[0][1]))
+    assert files["link.json"] == 6 and len(files) == 7  # the link's size is its target's

@@ -52,3 +52,25 @@ def test_same_data_same_interval_and_brier():
     assert accuracy_interval(correct, bootstrap_weights(r)) == accuracy_interval(correct, bootstrap_weights(r))
     assert brier(np.array([1, 0, 1, 0]), np.full(4, 0.5)) == 0.25
     assert brier(np.array([1, 0]), np.array([1.0, 0.0])) == 0.0
+
+
+def test_roc_points_auc_and_youden_equal_sklearn_with_ties():
+    """Our ROC points, AUC and Youden threshold (numpy, so that scoring new answers loads no
+    scikit-learn) are scikit-learn's."""
+    from sklearn.metrics import roc_curve
+
+    from fashion_assets.core.preferences import youden_threshold
+    from fashion_assets.core.uncertainty import roc_auc, roc_points
+
+    rng = np.random.default_rng(4)
+    for rounding in (0, 1, 3):
+        y = rng.integers(0, 2, 500)
+        scores = np.round(rng.normal(size=500) + 0.7 * y, rounding)  # heavy ties at rounding 0
+        fpr, tpr, thr = roc_points(y, scores)
+        ref = roc_curve(y, scores, drop_intermediate=False)
+        for ours, theirs in zip((fpr, tpr, thr), ref):
+            np.testing.assert_allclose(ours, theirs)
+        assert abs(roc_auc(y, scores) - roc_auc_score(y, scores)) < 1e-12
+        ref_fpr, ref_tpr, ref_thr = roc_curve(y, scores)  # the default drops collinear points
+        assert youden_threshold(y, scores) == ref_thr[np.argmax(ref_tpr - ref_fpr)]
+    assert np.isnan(roc_auc(np.ones(5), np.arange(5.0)))
