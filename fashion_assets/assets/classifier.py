@@ -84,6 +84,8 @@ class StyleClassifierConfig(dg.Config):
                                                       "autocast while training; the checkpoint stays float32.")
     mixup: float = Field(default=0.0, description="Mixup's Beta(a, a) parameter a (0 = off): each batch is blended with "
                                                   "a shuffled copy of itself, and its loss likewise.")
+    random_erasing: float = Field(default=0.0, description="Probability that a training image has a random rectangle "
+                                                           "(2-33% of it) replaced by noise (0 = off).")
 
 
 BEATS_CHANCE = "style_classifier_beats_chance"
@@ -126,7 +128,7 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     cfg = TrainConfig(recipe=config.recipe, epochs=config.epochs, batch_size=config.batch_size,
                       image_size=config.image_size, samples_per_epoch=per_epoch, patience=config.patience,
                       cpu_channels_last=config.cpu_channels_last, cpu_bf16=config.cpu_bf16,
-                      overrides={"mixup": config.mixup} if config.mixup else {})
+                      overrides={k: v for k, v in (("mixup", config.mixup), ("erase", config.random_erasing)) if v})
     # What the model is built from: images (content), labels, which are unseen, normalisation, settings.
     inputs_version = content_version(train[["file_name", "crop_sha1", "class_label"]], val[["file_name", "crop_sha1",
                                      "class_label"]], unseen.tolist(), channel_stats, config.model_dump())

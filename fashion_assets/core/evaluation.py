@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix
 
 from . import plots
 from .uncertainty import accuracy_interval, bootstrap_weights
@@ -31,6 +30,8 @@ def summary(y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray) -> dict:
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    from sklearn.metrics import confusion_matrix
+
     return confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
 
 
@@ -49,25 +50,43 @@ def comparison_table(y_true: np.ndarray, unseen: np.ndarray, models: dict[str, t
     """The model beside its baselines: holdout accuracy (what chose each one's setting), then
     accuracy on all and on unseen validation images with 95% bootstrap intervals (images
     resampled; every model on the same resamples). ``models``: name → (holdout accuracy,
-    validation predictions)."""
+    validation predictions); the first is the model the others are baselines for.
+
+    For each baseline also the first model's lead over it, with its *paired* interval: both
+    models' right answers on the same resampled images, so the interval is that of the
+    difference itself. A lead whose interval includes 0 could be noise, whatever the two
+    accuracies' own intervals show."""
     weights = bootstrap_weights(np.arange(len(y_true)))
-    rows = []
+    rows, first = [], None
     for name, (holdout, pred) in models.items():
-        right = pred == y_true
+        right = (pred == y_true).astype(np.float32)
+        first = right if first is None else first
         row = {"model": name, "holdout_accuracy": holdout}
         for part, sel in (("validation", np.ones(len(y_true), bool)), ("unseen", unseen)):
             lo, hi = accuracy_interval(right[sel], weights[sel])
             row.update({f"{part}_accuracy": float(right[sel].mean()) if sel.any() else float("nan"),
                         f"{part}_low": lo, f"{part}_high": hi})
+            lead = first[sel] - right[sel]
+            row[f"{part}_lead"], (row[f"{part}_lead_low"], row[f"{part}_lead_high"]) = (
+                (float(lead.mean()), accuracy_interval(lead, weights[sel])) if right is not first and sel.any()
+                else (float("nan"), (float("nan"), float("nan"))))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def readable_comparison(table: pd.DataFrame) -> pd.DataFrame:
-    """'value [low, high]' per accuracy, as a person reads it."""
+    """'value [low, high]' per accuracy, as a person reads it; the first model's paired lead over
+    each baseline when the table has it."""
     def cell(v, lo, hi):
         return "-" if not np.isfinite(v) else f"{v:.1%} [{lo:.1%}, {hi:.1%}]"
-    return pd.DataFrame({
+
+    def lead(v, lo, hi):
+        return "-" if not np.isfinite(v) else f"{100 * v:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] points"
+    out = pd.DataFrame({
         "model": table.model, "holdout": table.holdout_accuracy.map(lambda v: "-" if not np.isfinite(v) else f"{v:.1%}"),
         "all validation (95% interval)": [cell(*r) for r in zip(table.validation_accuracy, table.validation_low, table.validation_high)],
         "unseen validation (95% interval)": [cell(*r) for r in zip(table.unseen_accuracy, table.unseen_low, table.unseen_high)]})
+    if "unseen_lead" in table.columns:
+        out["first model's lead, unseen (paired 95% interval)"] = [
+            lead(*r) for r in zip(table.unseen_lead, table.unseen_lead_low, table.unseen_lead_high)]
+    return out

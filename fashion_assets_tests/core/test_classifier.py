@@ -185,3 +185,23 @@ def test_mixup_blends_pairs_and_still_learns_the_toy_set(toy, tmp_path):
     result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=lambda _: None)
     assert result["best"]["holdout_accuracy"] >= 0.75
     assert load_classifier(result["best_path"])[1]["recipe"]["mixup"] == 0.2
+
+
+def test_random_erasing_replaces_one_rectangle_per_chosen_image_and_still_learns(toy, tmp_path):
+    from fashion_assets.core.training_batches import random_erase
+
+    x0 = torch.full((64, 3, 32, 32), 0.5)
+    erased = random_erase(x0, 0.5, torch.Generator().manual_seed(0))
+    changed = (erased != x0).any(dim=1)  # (N, H, W): pixels replaced in any channel
+    hit = changed.flatten(1).any(dim=1)
+    assert 16 < int(hit.sum()) < 48  # about half the images
+    for k in torch.nonzero(hit).flatten().tolist():  # one rectangle: its bounding box is all replaced
+        rows, cols = torch.nonzero(changed[k], as_tuple=True)
+        box = changed[k, rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        assert box.float().mean() > 0.99 and 0.01 < box.numel() / (32 * 32) < 0.4
+    assert torch.equal(random_erase(x0, 0.0, torch.Generator().manual_seed(0)), x0)  # p = 0: nothing erased
+    x, y, tr, ho, mean, std = toy
+    cfg = TrainConfig(**{**CFG.__dict__, "overrides": {"erase": 0.5}})
+    result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=lambda _: None)
+    assert result["best"]["holdout_accuracy"] >= 0.75
+    assert load_classifier(result["best_path"])[1]["recipe"]["erase"] == 0.5
