@@ -86,6 +86,8 @@ class StyleClassifierConfig(dg.Config):
                                                   "a shuffled copy of itself, and its loss likewise.")
     random_erasing: float = Field(default=0.0, description="Probability that a training image has a random rectangle "
                                                            "(2-33% of it) replaced by noise (0 = off).")
+    colour_jitter: float = Field(default=0.2, description="Brightness, contrast and saturation jitter of the training "
+                                                         "augmentation (0.2 = ±20%; 0 = colours kept as photographed).")
 
 
 BEATS_CHANCE = "style_classifier_beats_chance"
@@ -108,7 +110,7 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     holdout carved from training; the official validation set is scored once with that model and
     reported on all images and on the unseen ones (not in training by name or content)."""
     import torch
-    from ..core.classifier import TrainConfig, classifier_settings, fit, load_classifier
+    from ..core.classifier import RECIPES, TrainConfig, classifier_settings, fit, load_classifier
     from ..core.baselines import classifier_baselines
     from ..core.evaluation import comparison_table, readable_comparison, training_report
     from ..core.inference import predict_logits
@@ -128,7 +130,8 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     cfg = TrainConfig(recipe=config.recipe, epochs=config.epochs, batch_size=config.batch_size,
                       image_size=config.image_size, samples_per_epoch=per_epoch, patience=config.patience,
                       cpu_channels_last=config.cpu_channels_last, cpu_bf16=config.cpu_bf16,
-                      overrides={k: v for k, v in (("mixup", config.mixup), ("erase", config.random_erasing)) if v})
+                      overrides={k: v for k, v in (("mixup", config.mixup), ("erase", config.random_erasing),
+                                                   ("colour_jitter", config.colour_jitter)) if v != RECIPES[config.recipe][k]})
     # What the model is built from: images (content), labels, which are unseen, normalisation, settings.
     inputs_version = content_version(train[["file_name", "crop_sha1", "class_label"]], val[["file_name", "crop_sha1",
                                      "class_label"]], unseen.tolist(), channel_stats, config.model_dump())

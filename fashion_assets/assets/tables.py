@@ -18,7 +18,7 @@ from ..core.vocabulary import CLASS_LABELS
 from ..io_managers import StoredTable, TableChange, WarehouseResource
 from ..resources import DataRootResource
 from .metadata import markdown, quarantine_check, table_metadata, table_output
-from .sources import kept_listing, raw_images, raw_labels
+from .sources import LISTING_TAG, kept_listing, raw_images, raw_labels
 
 GROUP = "tables"
 EAGER = dg.AutomationCondition.eager()
@@ -83,6 +83,9 @@ def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data
     if listing is not None:
         context.log.info(f"parsing from the listing raw_data_sensor took (data version {listing.digest[:12]}, "
                          f"{listing.entries} entries): the folders are not listed again")
+    elif LISTING_TAG in context.run.tags:
+        context.log.info("the listing raw_data_sensor kept for this run is gone (newer ones replaced it): listing the "
+                         "folders now")
     changes = label_changes(data_root.raw, stored, stored_quarantine, workers=config.workers or None,
                             chunk_size=config.chunk_size, progress=report, listing=listing)
     counts, quarantine = changes.counts, changes.quarantine

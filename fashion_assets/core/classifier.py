@@ -24,9 +24,9 @@ from .training_batches import augment, balanced_indices, normalise, random_erase
 
 RECIPES = {
     "seed": dict(optimizer="adam", lr=1e-3, weight_decay=0.0, schedule="constant", label_smoothing=0.0, tta_flip=False,
-                 mixup=0.0, erase=0.0),
+                 mixup=0.0, erase=0.0, colour_jitter=0.2),
     "improved": dict(optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="onecycle", label_smoothing=0.1, tta_flip=True,
-                     mixup=0.0, erase=0.0),
+                     mixup=0.0, erase=0.0, colour_jitter=0.2),
 }
 
 
@@ -190,7 +190,7 @@ def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.
             idx_d = idx.to(train_x.device, non_blocking=True)
             xb = train_x[idx_d].to(device, non_blocking=True)
             yb = labels_d[idx_d.to(device)]
-            x = augment(xb, gen)
+            x = augment(xb, gen, recipe["colour_jitter"])
             if recipe["erase"]:
                 x = random_erase(x, recipe["erase"], gen)
             x = normalise(x, mean_d, std_d)

@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, gen: torch.Generator, colour_jitter: float = 0.2) -> torch.Tensor:
     """Per-sample augmentation of a uint8 batch on its device → float in [0, 1].
 
     Horizontal flip, rotation ±15° and shear ±10°, zoom 0.8–1.0 with translation (random resized
-    crop), brightness/contrast/saturation ±20%; areas uncovered by the transform are white, like
-    the background.
+    crop), brightness/contrast/saturation ±``colour_jitter`` (20%); areas uncovered by the
+    transform are white, like the background.
     """
     b, dev = x.shape[0], x.device
     x = x.float() / 255.0
@@ -45,7 +45,8 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # grid_sample fills with zeros: transform the inverted image so the fill comes out white.
     x = 1.0 - F.grid_sample(1.0 - x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    bright, contrast, sat = u(0.8, 1.2)[:, None, None, None], u(0.8, 1.2)[:, None, None, None], u(0.8, 1.2)[:, None, None, None]
+    lo, hi = 1 - colour_jitter, 1 + colour_jitter
+    bright, contrast, sat = (u(lo, hi)[:, None, None, None] for _ in range(3))
     x = x * bright
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * contrast + mean

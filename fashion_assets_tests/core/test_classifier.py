@@ -205,3 +205,16 @@ def test_random_erasing_replaces_one_rectangle_per_chosen_image_and_still_learns
     result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path, log=lambda _: None)
     assert result["best"]["holdout_accuracy"] >= 0.75
     assert load_classifier(result["best_path"])[1]["recipe"]["erase"] == 0.5
+
+
+def test_colour_jitter_zero_keeps_the_photographed_colours():
+    from fashion_assets.core.training_batches import augment
+
+    red = torch.zeros(8, 3, 32, 32, dtype=torch.uint8)
+    red[:, 0] = 200  # a uniform dark red: geometry moves it, only the jitter changes its colour
+    centre = (slice(None), slice(None), slice(12, 20), slice(12, 20))
+    kept = augment(red, torch.Generator().manual_seed(0), colour_jitter=0.0)[centre]
+    jittered = augment(red, torch.Generator().manual_seed(0))[centre]
+    expected = torch.tensor([200 / 255, 0.0, 0.0])[None, :, None, None]
+    assert torch.allclose(kept, expected.expand_as(kept), atol=1e-5)
+    assert (jittered - expected).abs().amax() > 0.02
