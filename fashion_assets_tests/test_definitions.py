@@ -76,3 +76,16 @@ heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "sklearn", "ma
 assert not heavy, heavy
 """
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_after_new_answers_the_predictions_run_before_the_reports_beside_them(tmp_path):
+    """In the run raw_data_sensor requests for survey files, the steps the predictions need go
+    first when several are ready (the in-process executor takes the highest dagster/priority):
+    the leakage report and the per-respondent lists wait."""
+    from fashion_assets.sensors import FOLLOWING
+
+    graph = build_definitions(tmp_path).resolve_asset_graph()
+    priority = {k.path[-1]: int((graph.get(k).assets_def.op.tags or {}).get("dagster/priority", 0))
+                for k in FOLLOWING["raw_labels"]}
+    assert priority["preference_model"] > priority["leakage_report"]
+    assert priority["preference_predictions"] > max(priority["user_preferences"], priority["leakage_report"])

@@ -32,6 +32,9 @@ from .metadata import markdown, table_output
 from .preferences import GROUP
 
 EAGER = dg.AutomationCondition.eager()
+# On the path from new survey files to the predictions: in a run these steps go before the ones
+# that wait beside them (leakage report, per-respondent lists), which the predictions do not need.
+PREDICTIONS_FIRST = {"dagster/priority": "1"}
 ANSWER = ["file_name", "R_id", "jpg_name"]  # one survey file: what identifies an answer
 
 
@@ -56,7 +59,7 @@ def answers_with_features(context, valid_labels: pd.DataFrame, fm: FeatureMatrix
 
 
 @dg.asset(group_name=GROUP, kinds={"scikitlearn", "pytorch"}, io_manager_key=ARTIFACT, code_version="1",
-          automation_condition=EAGER)
+          automation_condition=EAGER, op_tags=PREDICTIONS_FIRST)
 def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitConfig, artifact_store: ArtifactStore,
                      feature_matrix: Artifact, valid_labels: pd.DataFrame):
     """Every preference method fitted on the training answers and image features only: honest
@@ -128,6 +131,7 @@ def _scores(previous: pd.DataFrame, test: pd.DataFrame, fit_version: str, score,
                                                 description="Per validation answer: every method's score and prediction."),
           "preference_metrics": dg.AssetOut(group_name=GROUP, kinds={"duckdb"}, code_version="3", automation_condition=EAGER,
                                             description="Accuracy and ROC AUC of every method, on all and on unseen answers.")},
+    op_tags=PREDICTIONS_FIRST,
 )
 def preference_models(context: dg.AssetExecutionContext, data_root: DataRootResource, warehouse: WarehouseResource,
                       preference_model: Artifact, feature_matrix: Artifact, valid_labels: pd.DataFrame):
