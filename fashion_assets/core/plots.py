@@ -1,7 +1,7 @@
 """Matplotlib figures as PNG bytes (headless), for files and for asset metadata.
 
-Matplotlib is imported by the first figure drawn, not with this module: the project's
-definitions load it, and a run that draws nothing should not wait for it."""
+Matplotlib is imported by the first figure drawn, not with this module: this module is imported
+with the project's definitions, and a run that draws nothing should not wait for matplotlib."""
 
 from __future__ import annotations
 
