@@ -57,19 +57,20 @@ def comparison_table(y_true: np.ndarray, unseen: np.ndarray, models: dict[str, t
     difference itself. A lead whose interval includes 0 could be noise, whatever the two
     accuracies' own intervals show."""
     weights = bootstrap_weights(np.arange(len(y_true)))
-    rows, first = [], None
-    for name, (holdout, pred) in models.items():
-        right = (pred == y_true).astype(np.float32)
-        first = right if first is None else first
+    right = {name: (pred == y_true).astype(np.float32) for name, (_, pred) in models.items()}
+    first = next(iter(right.values()), None)
+    rows = []
+    for k, (name, (holdout, _)) in enumerate(models.items()):
         row = {"model": name, "holdout_accuracy": holdout}
         for part, sel in (("validation", np.ones(len(y_true), bool)), ("unseen", unseen)):
-            lo, hi = accuracy_interval(right[sel], weights[sel])
-            row.update({f"{part}_accuracy": float(right[sel].mean()) if sel.any() else float("nan"),
-                        f"{part}_low": lo, f"{part}_high": hi})
-            lead = first[sel] - right[sel]
-            row[f"{part}_lead"], (row[f"{part}_lead_low"], row[f"{part}_lead_high"]) = (
-                (float(lead.mean()), accuracy_interval(lead, weights[sel])) if right is not first and sel.any()
-                else (float("nan"), (float("nan"), float("nan"))))
+            lo, hi = accuracy_interval(right[name][sel], weights[sel])
+            row.update({f"{part}_accuracy": float(right[name][sel].mean()) if sel.any() else float("nan"),
+                        f"{part}_low": lo, f"{part}_high": hi,
+                        f"{part}_lead": float("nan"), f"{part}_lead_low": float("nan"), f"{part}_lead_high": float("nan")})
+            if k > 0 and sel.any():  # the first model's lead over this baseline, on the same resamples
+                lead = first[sel] - right[name][sel]
+                lo, hi = accuracy_interval(lead, weights[sel])
+                row.update({f"{part}_lead": float(lead.mean()), f"{part}_lead_low": lo, f"{part}_lead_high": hi})
         rows.append(row)
     return pd.DataFrame(rows)
 
