@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{c['unseen_accuracy']:.1%} on the {c['unseen_images']} unseen ones (epoch {c['best_epoch']} chosen on a "
                   f"training holdout, {c['holdout_accuracy']:.1%}); seed protocol "
                   f"{'n/a' if seed is None else f'{seed:.1%}'}; {c['device']}")
+            if "pooled" in c:
+                p = c["pooled"]
+                print(f"  pooled        {p['validation_accuracy']:.1%} on all, {p['unseen_accuracy']:.1%} on unseen: the "
+                      f"network with the colour histograms (network weight {p['network_weight']}, chosen on the "
+                      f"holdout), what new photos are classified with")
             meta = record.asset_materialization.metadata
             if "registered_version" in meta:
                 champion = Registry(DataRootResource(root=data_root_from_env()).mlflow).champion(MODEL_NAME)

@@ -12,11 +12,15 @@ import dagster as dg
 import numpy as np
 import pytest
 from PIL import Image
+from scipy.special import softmax
 
 from fashion_assets.assets.preference_models import load_fit, scoring_side
+from fashion_assets.core.baselines import pooled_scores
+from fashion_assets.core.export import onnx_session, run_onnx
 from fashion_assets.core.features import load_feature_matrix
 from fashion_assets.core.preference_methods import NEW_IMAGE_METHODS, ORDER, score_methods
 from fashion_assets.core.preferences import encode
+from fashion_assets.core.training_data import load_uint8
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import DataRootResource, SegmentationResource
 from fashion_assets.sensors import incoming_photos_sensor
@@ -140,6 +144,13 @@ def test_new_photos_dropped_into_incoming_get_classes_neighbours_fans_and_a_cont
         assert set(preds.class_1) <= set(image_set.class_label)
         crops = defs.load_asset_value("incoming_images", partition_key=batch, instance=instance)
         assert {Image.open(c).size for c in crops.crop} == {(int(image_set["size"].iloc[0]),) * 2}  # as training crops
+        # The classes are the pooled classifier's: the ONNX logits with the champion's colour expert.
+        onnx = defs.load_asset_value("classifier_onnx", instance=instance)
+        x = load_uint8(list(crops.set_index("file_name").loc[preds.file_name, "crop"]), onnx.settings["image_size"])
+        entry = json.loads(Path(onnx.settings["colour_expert"]).read_text())
+        pooled = softmax(pooled_scores(run_onnx(onnx_session(onnx.path), x)["logits"], x, entry), axis=1)
+        np.testing.assert_allclose(preds.probability_1, pooled.max(axis=1), atol=1e-6)
+        assert entry["weight"] == onnx.settings["network_weight"]
         quarantine = defs.load_asset_value("incoming_quarantine", partition_key=batch, instance=instance)
         assert list(quarantine.file_name) == ["notes.txt"] and "decode" in quarantine.reason[0]
         matches = defs.load_asset_value("incoming_matches", partition_key=batch, instance=instance)

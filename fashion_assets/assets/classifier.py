@@ -93,9 +93,10 @@ class StyleClassifierConfig(dg.Config):
 BEATS_CHANCE = "style_classifier_beats_chance"
 MODEL_NAME = "style_classifier"  # its name in the model registry
 BEATS_BASELINE = "style_classifier_beats_baseline"
+POOLED, NETWORK = "resnet18 + colour histograms (the product)", "resnet18 alone"
 
 
-@dg.asset(group_name=GROUP, kinds={"pytorch"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT, code_version="3",
+@dg.asset(group_name=GROUP, kinds={"pytorch"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT, code_version="4",
           check_specs=[dg.AssetCheckSpec(BEATS_CHANCE, asset="style_classifier", blocking=True,
                                          description="The chosen model beats chance on the training holdout "
                                                      "(gates downstream use)."),
@@ -110,8 +111,9 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     holdout carved from training; the official validation set is scored once with that model and
     reported on all images and on the unseen ones (not in training by name or content)."""
     import torch
-    from ..core.classifier import RECIPES, TrainConfig, classifier_settings, fit, load_classifier
-    from ..core.baselines import classifier_baselines
+    from ..core.classifier import RECIPES, TrainConfig, classifier_settings, fit, load_classifier, save_atomic
+    from ..core.baselines import classifier_baselines, colour_expert_entry
+    from ..core.ensemble import choose_weight, pool
     from ..core.evaluation import comparison_table, readable_comparison, training_report
     from ..core.inference import predict_logits
     from ..core.training_data import holdout_split, load_uint8
@@ -145,12 +147,26 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     version = artifact_store.version_folder(context)
     model_path = result["best_path"].replace(version / "model.pt")
     model, ckpt = load_classifier(model_path, device)
-    y_pred = predict_logits(model, x_val, mean, std, device, tta_flip=ckpt["recipe"]["tta_flip"]).argmax(1).numpy()
+    val_logits = predict_logits(model, x_val, mean, std, device, tta_flip=ckpt["recipe"]["tta_flip"]).numpy()
+    y_pred = val_logits.argmax(1) if len(val_logits) else np.zeros(0, dtype=int)
     summary, report, figures = training_report(result["history"], y_val, y_pred, unseen, class_names)
     # Baselines on the same split: trained on the CNN's training images, setting chosen on its holdout.
-    baselines = classifier_baselines(x_train[tr], y_train[tr], x_train[ho], y_train[ho], x_val)
-    comparison = comparison_table(y_val, unseen, {"resnet18 (this model)": (result["best"]["holdout_accuracy"], y_pred),
-                                                  **{b.name: (b.holdout_accuracy, b.validation_predictions) for b in baselines}})
+    baselines = classifier_baselines(x_train[tr], y_train[tr], x_train[ho], y_train[ho], x_val, len(class_names))
+    # The classifier the product uses: the network pooled with the colour histograms, the weight
+    # chosen on the holdout; stored in the checkpoint, so every consumer of it pools the same way.
+    colour = next(b for b in baselines if b.expert is not None)
+    ho_logits = predict_logits(model, x_train[ho], mean, std, device, tta_flip=ckpt["recipe"]["tta_flip"]).numpy()
+    weight, losses = choose_weight(ho_logits, colour.holdout_log_proba, y_train[ho])
+    ckpt["colour_expert"] = colour_expert_entry(colour.expert, weight, losses)
+    save_atomic(ckpt, model_path)
+    y_pooled = pool(val_logits, colour.validation_log_proba, weight).argmax(1) if len(val_logits) else y_pred
+    pooled_holdout = (float((pool(ho_logits, colour.holdout_log_proba, weight).argmax(1) == y_train[ho]).mean())
+                      if len(ho) else float("nan"))
+    comparison = comparison_table(y_val, unseen, {
+        POOLED: (pooled_holdout, y_pooled), NETWORK: (result["best"]["holdout_accuracy"], y_pred),
+        **{b.name: (b.holdout_accuracy, b.validation_predictions) for b in baselines}})
+    context.log.info(f"network weight {weight} in the pooled classifier (holdout log-loss "
+                     f"{ {w: round(v, 4) for w, v in losses.items()} })")
     context.log.info("model beside its baselines:\n" + readable_comparison(comparison).to_string(index=False))
     val_curve = [h["validation_accuracy"] for h in result["history"] if h["validation_accuracy"] is not None]
     summary.update({"best_epoch": result["best"]["epoch"], "holdout_accuracy": result["best"]["holdout_accuracy"],
@@ -163,8 +179,12 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
                                            "holdout_images": len(b.holdout_predictions),
                                            **comparison.set_index("model").loc[b.name, ["validation_accuracy",
                                                                                         "unseen_accuracy"]].to_dict()}
-                                  for b in baselines}})
-    predictions = val[["file_name", "class_label"]].assign(predicted=[class_names[k] for k in y_pred], unseen=unseen)
+                                  for b in baselines},
+                    "pooled": {"network_weight": weight, "holdout_accuracy": pooled_holdout,
+                               "holdout_log_loss": {str(w): v for w, v in losses.items()},
+                               **comparison.set_index("model").loc[POOLED, ["validation_accuracy", "unseen_accuracy"]].to_dict()}})
+    predictions = val[["file_name", "class_label"]].assign(
+        predicted=[class_names[k] for k in y_pred], predicted_pooled=[class_names[k] for k in y_pooled], unseen=unseen)
     write_bytes(version / "validation_predictions.csv", predictions.to_csv(index=False).encode())
     write_bytes(version / "per_class_report.csv", report.to_csv(index=False).encode())
     write_bytes(version / "baselines.csv", comparison.to_csv(index=False).encode())
@@ -177,7 +197,8 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     registry = model_registry.registry()
     registered = registry.log_training(
         MODEL_NAME, model_path, config.model_dump(), result["history"],
-        {**summary, **{f"{b}_{k}": v for b, r in summary["baselines"].items() for k, v in r.items()}},
+        {**summary, **{f"{b}_{k}": v for b, r in summary["baselines"].items() for k, v in r.items()},
+         **{f"pooled_{k}": v for k, v in summary["pooled"].items()}},
         sorted(version.glob("*.png")) + sorted(version.glob("*.csv")),
         tags={"dagster_run_id": context.run_id, "inputs_version": inputs_version, "dagster_asset": "style_classifier"})
     if gate.passed:
@@ -190,12 +211,15 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     side_by_side = pd.DataFrame([
         {"protocol": "honest: epoch chosen on training holdout", "all validation": summary["validation_accuracy"],
          "unseen validation": summary["unseen_accuracy"]},
+        {"protocol": f"the product: pooled with the colour histograms (network weight {weight}, chosen on the holdout)",
+         "all validation": summary["pooled"]["validation_accuracy"], "unseen validation": summary["pooled"]["unseen_accuracy"]},
         {"protocol": "seed protocol: best epoch chosen on validation", "all validation": summary["seed_protocol_validation_accuracy"],
          "unseen validation": None}])
     yield dg.Output(artifact, data_version=dg.DataVersion(sha1_of(model_path)[:20]), metadata={
         "summary": dg.MetadataValue.json(summary),
         "validation_accuracy": dg.MetadataValue.float(round(summary["validation_accuracy"], 4)),
         "unseen_accuracy": dg.MetadataValue.float(round(summary["unseen_accuracy"], 4)),
+        "pooled_unseen_accuracy": dg.MetadataValue.float(round(summary["pooled"]["unseen_accuracy"], 4)),
         "accuracy (official vs unseen)": dg.MetadataValue.md(markdown(side_by_side)),
         "model vs baselines": dg.MetadataValue.md(markdown(readable_comparison(comparison))),
         "per_class": dg.MetadataValue.md(markdown(report)),

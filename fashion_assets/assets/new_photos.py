@@ -9,6 +9,8 @@ champion) and to the respondents most likely to like them (the best honest prefe
 that can score an unanswered image). Results are DuckDB tables and an HTML contact sheet.
 """
 
+import json
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -135,6 +137,7 @@ def incoming_predictions(context: dg.AssetExecutionContext, config: NewPhotoConf
                          valid_labels: pd.DataFrame, preference_metrics: pd.DataFrame):
     """Classify one batch with the exported champion, find each photo's nearest training images
     and rank the respondents by the best honest preference method; write the contact sheet."""
+    from ..core.baselines import pooled_scores
     from ..core.export import onnx_session, run_onnx
     from ..core.preference_methods import score_new_images
     from ..core.preferences import encode
@@ -144,8 +147,11 @@ def incoming_predictions(context: dg.AssetExecutionContext, config: NewPhotoConf
     same_champion(classifier_onnx, feature_matrix, preference_model)
     s = classifier_onnx.settings
     photos = incoming_images.sort_values("file_name", ignore_index=True)
-    out = (run_onnx(onnx_session(classifier_onnx.path), load_uint8(list(photos.crop), s["image_size"])) if len(photos)
+    images = load_uint8(list(photos.crop), s["image_size"]) if len(photos) else None
+    out = (run_onnx(onnx_session(classifier_onnx.path), images) if len(photos)
            else {"logits": np.zeros((0, len(s["class_names"]))), "features": np.zeros((0, int(feature_matrix.settings["dimensions"])))})
+    if len(photos) and s.get("colour_expert"):  # the classifier's classes: its logits pooled with its colour expert
+        out["logits"] = pooled_scores(out["logits"], images, json.loads(Path(s["colour_expert"]).read_text()))
     classes = top_classes(out["logits"], s["class_names"], config.top_classes)
     # Nearest training images (the feature matrix is of the same champion as the ONNX model).
     fm = load_feature_matrix(feature_matrix.path)

@@ -2,10 +2,13 @@
 artifact built from the classifier's handle and checked against torch before anyone uses it.
 """
 
+import json
+
 import dagster as dg
 import pandas as pd
 
 from ..core.artifacts import Artifact
+from ..core.atomic import write_bytes
 from ..io_managers import ArtifactStore
 from .classifier import ARTIFACT, EAGER, GROUP
 
@@ -14,14 +17,15 @@ TOLERANCE = 1e-4  # largest absolute difference allowed, per output, on the chec
 CHECK_IMAGES = 64
 
 
-@dg.asset(group_name=GROUP, kinds={"onnx"}, io_manager_key=ARTIFACT, code_version="1", automation_condition=EAGER,
+@dg.asset(group_name=GROUP, kinds={"onnx"}, io_manager_key=ARTIFACT, code_version="2", automation_condition=EAGER,
           check_specs=[dg.AssetCheckSpec(MATCHES, asset="classifier_onnx", blocking=True,
                                          description=f"onnxruntime gives torch's logits and features to within "
                                                      f"{TOLERANCE:g} on {CHECK_IMAGES} crops (gates downstream use).")])
 def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactStore, champion_classifier: Artifact,
                     image_set: pd.DataFrame):
     """The classifier exported to ONNX with its normalisation and test-time flip in the graph,
-    compared with torch on a batch of crops, and timed on the CPU against torch."""
+    compared with torch on a batch of crops, and timed on the CPU against torch; the colour
+    expert its logits are pooled with goes beside it (``colour_expert.json``)."""
     import torch
     from ..core.classifier import load_classifier
     from ..core.export import OPSET, OUTPUTS, export_onnx, images_per_second, onnx_session, parity, run_onnx
@@ -29,9 +33,14 @@ def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactS
     from ..core.training_data import load_uint8
 
     s = champion_classifier.settings
-    model, _ = load_classifier(champion_classifier.path)
-    path = export_onnx(model, s["mean"], s["std"], s["tta_flip"], s["image_size"],
-                       artifact_store.version_folder(context) / "classifier.onnx")
+    model, ckpt = load_classifier(champion_classifier.path)
+    folder = artifact_store.version_folder(context)
+    path = export_onnx(model, s["mean"], s["std"], s["tta_flip"], s["image_size"], folder / "classifier.onnx")
+    # The colour expert the logits are pooled with (core/ensemble.py), beside the graph.
+    colour = None
+    if "colour_expert" in ckpt:
+        colour = folder / "colour_expert.json"
+        write_bytes(colour, json.dumps(ckpt["colour_expert"]).encode())
     sample = image_set.sort_values(["split", "file_name"], ascending=[False, True]).drop_duplicates("crop_sha1")
     images = load_uint8(list(sample.crop.head(CHECK_IMAGES)), s["image_size"])
     session = onnx_session(path)
@@ -48,7 +57,9 @@ def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactS
                         version=path.parent.name,
                         settings={"image_size": s["image_size"], "class_names": s["class_names"], "opset": OPSET,
                                   "input": "images: uint8 (N, 3, S, S), RGB 0-255; normalisation is in the graph",
-                                  "outputs": list(OUTPUTS), "classifier_version": champion_classifier.version})
+                                  "outputs": list(OUTPUTS), "classifier_version": champion_classifier.version,
+                                  "colour_expert": None if colour is None else str(colour),
+                                  "network_weight": s.get("network_weight", 1.0)})
     yield dg.Output(artifact, data_version=dg.DataVersion(f"{champion_classifier.version}-opset{OPSET}"), metadata={
         "max_abs_difference": dg.MetadataValue.json(difference),
         "cpu_images_per_second": dg.MetadataValue.json({k: round(v, 1) for k, v in speed.items()}),

@@ -16,6 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .ensemble import ColourExpert, pool
+
 BINS = 4  # per channel: 4³ = 64 colours
 BANDS = 3  # horizontal bands of the figure (upper, middle, lower body)
 WHITE = 235  # a pixel with every channel above this is background (crops are on white)
@@ -57,6 +59,9 @@ class BaselineResult:
     holdout_accuracy: float
     holdout_predictions: np.ndarray
     validation_predictions: np.ndarray
+    expert: ColourExpert | None = None  # the fitted model as arrays, where it gives probabilities
+    holdout_log_proba: np.ndarray | None = None
+    validation_log_proba: np.ndarray | None = None
 
 
 def majority_class(y_train: np.ndarray, n_holdout: int, n_validation: int, y_holdout: np.ndarray) -> BaselineResult:
@@ -67,9 +72,11 @@ def majority_class(y_train: np.ndarray, n_holdout: int, n_validation: int, y_hol
 
 
 def colour_histogram_logreg(f_train: np.ndarray, y_train: np.ndarray, f_holdout: np.ndarray, y_holdout: np.ndarray,
-                            f_validation: np.ndarray, grid: tuple[float, ...] = C_GRID) -> BaselineResult:
+                            f_validation: np.ndarray, grid: tuple[float, ...] = C_GRID,
+                            n_classes: int | None = None) -> BaselineResult:
     """Logistic regression on colour histograms; C chosen by holdout accuracy (ties: the
-    stronger regularisation)."""
+    stronger regularisation). Its class log-probabilities come with it (``core/ensemble.py``)."""
+    n_classes = n_classes or int(max(y_train.max(initial=0), y_holdout.max(initial=0)) + 1)
     best = None
     for c in grid:
         model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=300)).fit(f_train, y_train)
@@ -78,14 +85,32 @@ def colour_histogram_logreg(f_train: np.ndarray, y_train: np.ndarray, f_holdout:
         if best is None or acc > best[0]:
             best = (acc, c, model, hold)
     acc, c, model, hold = best
-    val = model.predict(f_validation) if len(f_validation) else np.zeros(0, dtype=int)
+    expert = ColourExpert.from_pipeline(model, n_classes)
+    val_logp = expert.log_proba(f_validation)
     return BaselineResult("colour_histogram_logreg", f"logistic regression on {BANDS}-band colour histograms of the crop",
-                          f"C={c}", acc, hold, val)
+                          f"C={c}", acc, hold, val_logp.argmax(1), expert, expert.log_proba(f_holdout), val_logp)
 
 
 def classifier_baselines(x_train: torch.Tensor, y_train: np.ndarray, x_holdout: torch.Tensor, y_holdout: np.ndarray,
-                         x_validation: torch.Tensor) -> list[BaselineResult]:
+                         x_validation: torch.Tensor, n_classes: int | None = None) -> list[BaselineResult]:
     """Every baseline, trained on the CNN's training images and judged on its holdout."""
     f_train, f_hold, f_val = (colour_histograms(x) for x in (x_train, x_holdout, x_validation))
     return [majority_class(y_train, len(y_holdout), len(x_validation), y_holdout),
-            colour_histogram_logreg(f_train, y_train, f_hold, y_holdout, f_val)]
+            colour_histogram_logreg(f_train, y_train, f_hold, y_holdout, f_val, n_classes=n_classes)]
+
+
+def colour_expert_entry(expert: ColourExpert, weight: float, holdout_log_loss: dict) -> dict:
+    """What a checkpoint keeps of the colour model (``ckpt["colour_expert"]``): the arrays, how
+    the histograms are computed, and the network's weight in the pooled classifier."""
+    return {"expert": expert.to_dict(), "bins": BINS, "bands": BANDS, "weight": float(weight),
+            "holdout_log_loss": {str(w): v for w, v in holdout_log_loss.items()}}
+
+
+def pooled_scores(network_logits: np.ndarray, images: torch.Tensor, entry: dict | None) -> np.ndarray:
+    """A classifier's class scores for uint8 images at its input size: its logits pooled with
+    the colour expert its checkpoint keeps (``colour_expert_entry``); the logits alone for a
+    checkpoint without one. Softmax gives the class probabilities, argmax the class."""
+    if not entry or len(images) == 0:
+        return np.asarray(network_logits, dtype=np.float64)
+    features = colour_histograms(images, bins=entry["bins"], bands=entry["bands"])
+    return pool(network_logits, ColourExpert.from_dict(entry["expert"]).log_proba(features), entry["weight"])

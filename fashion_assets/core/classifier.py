@@ -257,7 +257,9 @@ def classifier_settings(ckpt: dict) -> dict:
     """What a consumer of a checkpoint needs to use it: input size, classes, normalisation, recipe."""
     return {"image_size": ckpt["config"]["image_size"], "class_names": list(ckpt["class_names"]),
             "mean": list(ckpt["mean"]), "std": list(ckpt["std"]), "recipe": ckpt["config"]["recipe"],
-            "tta_flip": bool(ckpt["recipe"]["tta_flip"])}
+            "tta_flip": bool(ckpt["recipe"]["tta_flip"]),
+            # the network's share of the pooled classifier (1.0: a checkpoint without the colour expert)
+            "network_weight": float(ckpt.get("colour_expert", {}).get("weight", 1.0))}
 
 
 def load_classifier(path: Path, device: torch.device | None = None) -> tuple[nn.Module, dict]:

@@ -12,12 +12,15 @@ import pytest
 import torch
 from PIL import Image
 
-from fashion_assets.assets.classifier import beats_chance, style_classifier
+from fashion_assets.assets.classifier import NETWORK, POOLED, beats_chance, style_classifier
 from fashion_assets.assets.preferences import feature_matrix
 from fashion_assets.assets.registry import champion_classifier
+from fashion_assets.core.baselines import pooled_scores
+from fashion_assets.core.classifier import load_classifier
+from fashion_assets.core.inference import predict_logits
 from fashion_assets.core.registry import CHAMPION as CHAMPION_ALIAS
 from fashion_assets.core.registry import Registry
-from fashion_assets.core.training_data import training_plan
+from fashion_assets.core.training_data import load_uint8, training_plan
 from fashion_assets.io_managers import ArtifactIOManager, ArtifactStore
 from fashion_assets.resources import ModelRegistryResource, TorchDeviceResource
 
@@ -124,10 +127,26 @@ def test_new_data_trains_a_new_model_and_every_figure_is_its_own(tmp_path, insta
     assert set(predictions.file_name) == set(data_b["image_set"].query("split == 'Validation'").file_name)
     assert (predictions.predicted == predictions.class_label).mean() == pytest.approx(b["validation_accuracy"])
     compared = pd.read_csv(Path(handle["path"]).parent / "baselines.csv").set_index("model")
-    assert compared.loc["resnet18 (this model)", "validation_accuracy"] == pytest.approx(b["validation_accuracy"])
+    assert compared.loc[NETWORK, "validation_accuracy"] == pytest.approx(b["validation_accuracy"])
     assert compared.validation_low.le(compared.validation_accuracy).all()
     assert compared.validation_high.ge(compared.validation_accuracy).all()
+    # The product's classifier pools the network with the colour model; the checkpoint keeps the
+    # colour model and the weight chosen on the holdout, and pooling its stored arrays again
+    # gives the reported predictions.
+    pooled = b["pooled"]
+    assert compared.index[0] == POOLED and compared.loc[POOLED, "unseen_accuracy"] == pytest.approx(pooled["unseen_accuracy"])
+    assert (predictions.predicted_pooled == predictions.class_label).mean() == pytest.approx(pooled["validation_accuracy"])
     ckpt = torch.load(handle["path"], map_location="cpu", weights_only=False)
+    entry = ckpt["colour_expert"]
+    assert entry["weight"] == pooled["network_weight"] == handle["settings"]["network_weight"]
+    assert min(entry["holdout_log_loss"].values()) == entry["holdout_log_loss"][str(entry["weight"])]
+    model, _ = load_classifier(handle["path"])
+    val = data_b["image_set"].query("split == 'Validation'").sort_values("file_name")
+    x = load_uint8(list(val.crop), TRAIN["image_size"])
+    logits = predict_logits(model, x, ckpt["mean"], ckpt["std"], torch.device("cpu"), tta_flip=True).numpy()
+    names = np.array(ckpt["class_names"])
+    again = names[pooled_scores(logits, x, entry).argmax(1)]
+    assert list(again) == list(predictions.set_index("file_name").loc[val.file_name, "predicted_pooled"])
     assert len(ckpt["history"]) <= TRAIN["epochs"] and ckpt["class_names"] == sorted(CLASSES)
 
 
