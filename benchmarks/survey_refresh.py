@@ -138,10 +138,14 @@ def main() -> int:
     by = {(r["new_answers"], r["mode"]): r["seconds_to_new_predictions"] for r in result["runs"]}
     result["speedup"] = {str(n): round(by[(n, "full recompute")] / by[(n, "incremental")], 1)
                          for n in sorted({r["new_answers"] for r in result["runs"]})}
+    # The issue's measure leaves the sensor's tick aside: from the run's spawn to the new rows.
+    aside = {(r["new_answers"], r["mode"]): r["seconds_to_new_predictions"] - r["tick_seconds"] for r in result["runs"]}
+    result["speedup_tick_aside"] = {str(n): round(aside[(n, "full recompute")] / aside[(n, "incremental")], 1)
+                                    for n in sorted({r["new_answers"] for r in result["runs"]})}
     result["protocol"] = ("tick in the benchmark's process; the run in a fresh process (benchmarks/run_request.py); "
                           "seconds_to_new_predictions = tick + spawn to preference_predictions' materialization event")
     (HERE / "results" / "survey_refresh.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result["speedup"]))
+    print(json.dumps({"speedup": result["speedup"], "tick aside": result["speedup_tick_aside"]}))
     return 0
 
 
