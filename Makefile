@@ -69,11 +69,15 @@ catalogue: install home
 models: install
 	$(BIN)/python -m fashion_assets.models --model $(MODEL) list
 
+# What a champion change rebuilds: everything downstream of the champion asset, except the new-photo
+# batches (partitioned: rerun a batch with `make photos BATCH=<batch>` or from the UI).
+CHAMPION_REBUILD := key:champion_classifier+ and not group:new_photos
+PRODUCT_CHAMPION_REBUILD := key:product_champion+
 champion: install home
 	test -n "$(VERSION)" || { echo "usage: make champion VERSION=N [MODEL=product_classifier_<level>]"; exit 2; }
 	$(BIN)/python -m fashion_assets.models --model $(MODEL) champion $(VERSION)
 	$(BIN)/dagster asset materialize -m fashion_assets.definitions \
-	  --select '$(if $(filter style_classifier,$(MODEL)),champion_classifier*,product_champion*)'
+	  --select '$(if $(filter style_classifier,$(MODEL)),$(CHAMPION_REBUILD),$(PRODUCT_CHAMPION_REBUILD))'
 
 # New photos: photos dropped loose into <data root>/incoming/ are filed into a batch folder; every batch
 # without predictions (or the batches named in BATCH) is segmented, cropped, classified and matched.

@@ -4,9 +4,10 @@
   python -m fashion_assets.models champion N            move the 'champion' alias to version N (a rollback or a promotion)
   python -m fashion_assets.models --model NAME ...      the same for another registered model, e.g. product_classifier_Class
 
-After moving the alias, materialize the champion asset and what follows it (``champion_classifier*``,
-or ``product_champion*`` for a product classifier; ``make champion VERSION=N [MODEL=NAME]`` does
-both) and every downstream asset is rebuilt from that version.
+After moving the alias, materialize the champion asset and what follows it (``champion_classifier``
+and its downstream assets except the new-photo batches, or ``product_champion`` and its downstream
+ones for a product classifier; ``make champion VERSION=N [MODEL=NAME]`` does both) and every
+downstream asset is rebuilt from that version.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 import importlib
 import pkgutil
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 
@@ -89,3 +91,19 @@ def test_after_new_answers_the_predictions_run_before_the_reports_beside_them(tm
                 for k in FOLLOWING["raw_labels"]}
     assert priority["preference_model"] > priority["leakage_report"]
     assert priority["preference_predictions"] > max(priority["user_preferences"], priority["leakage_report"])
+
+
+def test_make_champion_rebuilds_everything_after_the_champion_except_the_photo_batches(tmp_path):
+    """`make champion VERSION=N` materializes the Makefile's selection from the CLI; a partitioned
+    asset in it stops the whole command ("Asset has partitions, but no '--partition' option")."""
+    make = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    selections = dict(re.findall(r"^(\w*CHAMPION_REBUILD) := (.+)$", make, re.M))
+    graph = build_definitions(tmp_path).resolve_asset_graph()
+    chosen = {}
+    for name, champion in (("CHAMPION_REBUILD", "champion_classifier"), ("PRODUCT_CHAMPION_REBUILD", "product_champion")):
+        chosen[name] = dg.AssetSelection.from_string(selections[name]).resolve(graph)
+        after = dg.AssetSelection.assets(champion).downstream().resolve(graph)
+        assert chosen[name] == {k for k in after if not graph.get(k).is_partitioned}
+    rebuilt = {k.to_user_string() for k in chosen["CHAMPION_REBUILD"]}
+    assert {"classifier_onnx", "feature_matrix", "preference_predictions"} <= rebuilt
+    assert "incoming_predictions" not in rebuilt
