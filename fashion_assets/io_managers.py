@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,17 +122,31 @@ class TableChange:
     replace: bool = False
 
 
-class TableChangeHandler(DuckDBPandasTypeHandler):
-    """Stores a :class:`TableChange` (loading is the DataFrame handler's)."""
+class _UnpartitionedHandler(DuckDBPandasTypeHandler):
+    """Stores one output type of an unpartitioned table (loading it is the DataFrame handler's)."""
+
+    stores: type
 
     @property
     def supported_types(self):
-        return [TableChange]
+        return [self.stores]
 
-    def handle_output(self, context: dg.OutputContext, table_slice, obj: TableChange, connection):
+    def handle_output(self, context: dg.OutputContext, table_slice, obj, connection):
         if context.has_asset_partitions:
-            raise TypeError(f"{context.asset_key.to_user_string()}: a TableChange is for unpartitioned tables")
-        table = f"{table_slice.schema}.{table_slice.table}"
+            raise TypeError(f"{context.asset_key.to_user_string()}: a {self.stores.__name__} is for unpartitioned tables")
+        return self.store(f"{table_slice.schema}.{table_slice.table}", table_slice, obj, connection)
+
+    @abstractmethod
+    def store(self, table: str, table_slice, obj, connection) -> dict:
+        """Write ``obj`` as ``table`` (schema-qualified); the output metadata."""
+
+
+class TableChangeHandler(_UnpartitionedHandler):
+    """Stores a :class:`TableChange`."""
+
+    stores = TableChange
+
+    def store(self, table: str, table_slice, obj: TableChange, connection) -> dict:
         with _committed(connection, _added=obj.add, _removed=obj.remove):
             if obj.replace or not _table_exists(connection, table_slice):
                 connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _added")
@@ -164,10 +179,40 @@ class StoredTable:
     def query(self, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
         """Rows of ``sql``, in which ``{table}`` is this table and each keyword a DataFrame
         registered under its name (to join with)."""
-        with duckdb.connect(self.database) as conn:
+        return self.queries([sql], **frames)[0]
+
+    def queries(self, sqls: list[str], **frames: pd.DataFrame) -> list[pd.DataFrame]:
+        """The rows of each of ``sqls`` (as :meth:`query`), over one connection."""
+        with self.connection() as conn:
             for name, frame in frames.items():
                 conn.register(name, frame)
-            return conn.execute(sql.format(table=self.name)).df()
+            return [conn.execute(sql.format(table=self.name)).df() for sql in sqls]
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """A connection to the table's database (a context manager; temporary tables made on it
+        are its own)."""
+        return duckdb.connect(self.database)
+
+
+@dataclass(frozen=True)
+class QueryTable:
+    """A table DuckDB builds from other stored tables: ``sql`` (a SELECT over schema-qualified
+    tables) becomes the asset's table in one transaction, its rows never passing through pandas.
+    Loading it gives a DataFrame, as any table."""
+
+    sql: str
+
+
+class QueryTableHandler(_UnpartitionedHandler):
+    """Stores a :class:`QueryTable`."""
+
+    stores = QueryTable
+
+    def store(self, table: str, table_slice, obj: QueryTable, connection) -> dict:
+        with _committed(connection):
+            connection.execute(f"CREATE OR REPLACE TABLE {table} AS {obj.sql}")
+        rows = connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        return {"dagster/row_count": dg.MetadataValue.int(rows), "dagster/storage_kind": "duckdb"}
 
 
 class StoredTableHandler(DuckDBPandasTypeHandler):
@@ -195,7 +240,7 @@ class WarehouseIOManager(DuckDBPandasIOManager):
     def create_io_manager(self, context) -> DbIOManager:
         return DbIOManager(db_client=WarehouseClient(), database=self.database, schema=self.schema_,
                            type_handlers=[WarehouseTypeHandler(self.artifact_root), TableChangeHandler(),
-                                          StoredTableHandler(self.database)],
+                                          QueryTableHandler(), StoredTableHandler(self.database)],
                            default_load_type=pd.DataFrame, io_manager_name="WarehouseIOManager")
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from fashion_assets.core.datagen.writer import GeneratorConfig, generate
+from fashion_assets.launcher import PID_TAG
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("FASHION_ASSETS_CHROMIUM", "/usr/bin/chromium"))
@@ -195,6 +196,9 @@ def test_materialize_tables_from_the_web_ui(web_ui):
     data = _graphql(web_ui, f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ assetMaterializations {{ assetKey {{ path }} }} }} }} }}')
     materialized = {m["assetKey"]["path"][-1] for m in data["runOrError"]["assetMaterializations"]}
     assert {"image_table", "label_table", "valid_labels", "leakage_report", "style_counts"} <= materialized
+    # The daemon launched it with the project's launcher (dagster.yaml): forked from its warm server.
+    tags = _graphql(web_ui, f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ tags {{ key value }} }} }} }}')
+    assert PID_TAG in {t["key"] for t in tags["runOrError"]["tags"]}
 
 
 def _materialize_tables_if_needed(web_ui: str) -> None:

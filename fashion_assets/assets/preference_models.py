@@ -9,6 +9,7 @@ training answers and the features only). Thresholds chosen on validation (the se
 and the metrics are recomputed over all answers every time.
 """
 
+import dataclasses
 import json
 
 import dagster as dg
@@ -36,6 +37,9 @@ EAGER = dg.AutomationCondition.eager()
 # that wait beside them (leakage report, per-respondent lists), which the predictions do not need.
 PREDICTIONS_FIRST = {"dagster/priority": "1"}
 ANSWER = ["file_name", "R_id", "jpg_name"]  # one survey file: what identifies an answer
+# The columns of valid_labels the preference steps read (the DuckDB I/O manager loads only these).
+ANSWER_COLUMNS = ["R_id", "jpg_name", "split", "Q5", "file_name", "class_label", "style_known", *PROFILE_FIELDS]
+VALID_LABELS_IN = dg.AssetIn(metadata={"columns": ANSWER_COLUMNS})
 
 
 class PreferenceFitConfig(dg.Config):
@@ -59,7 +63,7 @@ def answers_with_features(context, valid_labels: pd.DataFrame, fm: FeatureMatrix
 
 
 @dg.asset(group_name=GROUP, kinds={"scikitlearn", "pytorch"}, io_manager_key=ARTIFACT, code_version="1",
-          automation_condition=EAGER, op_tags=PREDICTIONS_FIRST)
+          automation_condition=EAGER, op_tags=PREDICTIONS_FIRST, ins={"valid_labels": VALID_LABELS_IN})
 def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitConfig, artifact_store: ArtifactStore,
                      feature_matrix: Artifact, valid_labels: pd.DataFrame):
     """Every preference method fitted on the training answers and image features only: honest
@@ -83,7 +87,8 @@ def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitCon
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, codes=fit.codes, stacked_coef=fit.stacked_coef, stacked_intercept=fit.stacked_intercept,
-                     prior=fit.prior, thresholds=json.dumps(fit.thresholds), **fit.profile.to_arrays())
+                     prior=fit.prior, thresholds=json.dumps(fit.thresholds), median_x=fit.median_x,
+                     median_codes=fit.median_codes, **fit.profile.to_arrays())
     context.log.info(f"profile_honest: C {fit.profile.c} chosen by {FOLDS}-fold cross-validation on the training answers "
                      f"(held-out log-loss per C: {fit.profile.cv_log_loss})")
     artifact = Artifact(path=str(path), kind="preference_fit", inputs_version=key, version=path.parent.name,
@@ -97,8 +102,9 @@ def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitCon
 
 def load_fit(path: str) -> MethodFit:
     data = np.load(path, allow_pickle=False)
+    kept = {k: data[k] for k in ("median_x", "median_codes") if k in data}  # fits stored before they were kept lack them
     return MethodFit(float(data["prior"]), data["codes"], json.loads(str(data["thresholds"])), data["stacked_coef"],
-                     float(data["stacked_intercept"]), ProfileFit.from_arrays(data))
+                     float(data["stacked_intercept"]), ProfileFit.from_arrays(data), **kept)
 
 
 def scoring_side(fit: MethodFit | None, train: pd.DataFrame, new: pd.DataFrame, rows: dict, n_rows: int) -> Side | None:
@@ -131,13 +137,15 @@ def _scores(previous: pd.DataFrame, test: pd.DataFrame, fit_version: str, score,
                                                 description="Per validation answer: every method's score and prediction."),
           "preference_metrics": dg.AssetOut(group_name=GROUP, kinds={"duckdb"}, code_version="3", automation_condition=EAGER,
                                             description="Accuracy and ROC AUC of every method, on all and on unseen answers.")},
-    op_tags=PREDICTIONS_FIRST,
+    op_tags=PREDICTIONS_FIRST, ins={"valid_labels": VALID_LABELS_IN},
 )
 def preference_models(context: dg.AssetExecutionContext, data_root: DataRootResource, warehouse: WarehouseResource,
                       preference_model: Artifact, feature_matrix: Artifact, valid_labels: pd.DataFrame):
     """Predict each validation answer's like/dislike from training answers and image features only;
     answers already scored with the same fit keep their scores."""
     fm, fit = load_feature_matrix(feature_matrix.path), load_fit(preference_model.path)
+    if preference_model.settings.get("feature_matrix_version") != feature_matrix.version:
+        fit = dataclasses.replace(fit, median_x=None)  # fitted on other features: their median is not these
     answers, rows, without = answers_with_features(context, valid_labels, fm)
     train = answers[answers.split == "Train"]
     test = answers[answers.split == "Validation"].sort_values(ANSWER, ignore_index=True)

@@ -5,6 +5,9 @@ downstream fresh); each check is declared on the asset it guards and emitted wit
 table follows its raw folders eagerly when automation is on (they are cheap).
 """
 
+import contextlib
+import hashlib
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
@@ -12,10 +15,9 @@ from pydantic import Field
 from ..core import tables
 from ..core.atomic import write_text
 from ..core.progress import Progress
-from ..core.artifacts import unordered_version
-from ..core.scanning import KEY_COLUMNS, label_changes, scan_images
+from ..core.scanning import label_changes, match_stored, scan_images
 from ..core.vocabulary import CLASS_LABELS
-from ..io_managers import StoredTable, TableChange, WarehouseResource
+from ..io_managers import QueryTable, StoredTable, TableChange, WarehouseResource
 from ..resources import DataRootResource
 from .metadata import markdown, quarantine_check, table_metadata, table_output
 from .sources import LISTING_TAG, kept_listing, raw_images, raw_labels
@@ -70,43 +72,62 @@ def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data
     rewritten. Its data version is a hash of the file listing (name, size, mtime) it was parsed from.
     In a run raw_data_sensor requested, that listing is the one the sensor took (a file changed
     since is the next tick's change)."""
+    # An incremental scan keeps the warehouse open for the step: the matching, the stored
+    # quarantine, both tables and the check share one open (~12 ms each on the 2-core machine).
+    # A full re-parse does not hold it for the minute it parses.
+    with contextlib.nullcontext() if config.full_reparse else warehouse.get_connection():
+        yield from _scan_labels(context, config, data_root, warehouse)
+
+
+def _scan_labels(context: dg.AssetExecutionContext, config: LabelScanConfig, data_root: DataRootResource,
+                 warehouse: WarehouseResource):
     progress: Progress | None = None
 
     def report(done: int, total: int) -> None:
         nonlocal progress
-        progress = progress or Progress(total, "labels parsed", context.log.info, unit=" files/s")
+        progress = progress or Progress(total, "labels parsed", context.log.info, unit=" files/s", last_line=False)
         progress.update(done)
 
-    stored = None if config.full_reparse else warehouse.previous_rows("label_table", columns=KEY_COLUMNS)
+    def stored(files):  # the stored rows matched against the listing in DuckDB, where they are
+        with warehouse.get_connection() as conn:
+            return match_stored(conn, f"{warehouse.table_schema}.label_table", files)
+
+    stored = None if config.full_reparse else stored
     stored_quarantine = None if config.full_reparse else warehouse.previous_rows("label_quarantine")
     listing = kept_listing(data_root, "raw_labels", context.run.tags)
     if listing is not None:
-        context.log.info(f"parsing from the listing raw_data_sensor took (data version {listing.digest[:12]}, "
-                         f"{listing.entries} entries): the folders are not listed again")
+        source = (f"from the listing raw_data_sensor took (data version {listing.digest[:12]}, {listing.entries} "
+                  "entries: the folders were not listed again)")
     elif LISTING_TAG in context.run.tags:
-        context.log.info("the listing raw_data_sensor kept for this run is gone (newer ones replaced it): listing the "
-                         "folders now")
+        source = "from a listing taken now (the one raw_data_sensor kept for this run was replaced by newer ones)"
+    else:
+        source = "from a listing taken now"
     changes = label_changes(data_root.raw, stored, stored_quarantine, workers=config.workers or None,
                             chunk_size=config.chunk_size, progress=report, listing=listing)
     counts, quarantine = changes.counts, changes.quarantine
     context.log.info(f"{counts['parsed']} label files parsed, {counts['unchanged']} unchanged kept, "
-                     f"{counts['rows_removed']} stored rows removed" + (" (full re-parse)" if config.full_reparse else ""))
+                     f"{counts['rows_removed']} stored rows removed" + (" (full re-parse)" if config.full_reparse else "")
+                     + f", {source}")
     rate = counts["parsed"] / max(progress.seconds, 1e-9) if progress else 0.0
     # Rows per split: every regular file is a row unless it is quarantined (quarantined entries
     # that are not regular files, hidden or sub-folders, have no size and are not in the listing).
     bad = quarantine[quarantine.file_size.notna()].split.value_counts()
     per_split = changes.listing.split.value_counts().sub(bad, fill_value=0).astype(int).to_dict()
-    change = TableChange(changes.added, changes.removed, key=("split", "file_name"), replace=stored is None or stored.empty)
-    yield dg.Output(change, "label_table", data_version=dg.DataVersion(unordered_version(changes.listing, quarantine)),
-                    metadata={**table_metadata(changes.added),  # schema and preview: of the rows added
-                              "files_per_second": dg.MetadataValue.float(round(rate, 1)), "per_split": per_split,
-                              "files": dg.MetadataValue.json(counts)})
-    yield table_output(quarantine, preview_rows=50, output_name="label_quarantine")
-    yield quarantine_check(quarantine, "label", "label_quarantine")
-    # The table is committed once its output is yielded: the check reads it back (a few columns).
-    vocabulary = warehouse.previous_rows("label_table", columns=["split", "file_name", "sex", "style", "style_raw",
-                                                                 "style_known", "class_label"])
-    yield _vocabulary_check(vocabulary, "label_table")
+    change = TableChange(changes.added, changes.removed, key=("split", "file_name"), replace=counts["previous_rows"] == 0)
+    # One open of the warehouse for both tables and the check (the I/O manager's connections share it).
+    with warehouse.get_connection() as conn:
+        yield dg.Output(change, "label_table", data_version=dg.DataVersion(changes.version),
+                        metadata={**table_metadata(changes.added),  # schema and preview: of the rows added
+                                  "files_per_second": dg.MetadataValue.float(round(rate, 1)), "per_split": per_split,
+                                  "files": dg.MetadataValue.json(counts)})
+        yield table_output(quarantine, preview_rows=50, output_name="label_quarantine")
+        yield quarantine_check(quarantine, "label", "label_quarantine")
+        # The table is committed once its output is yielded: the check asks DuckDB about all of it.
+        table = f"{warehouse.table_schema}.label_table"
+        unknown = conn.execute(f"SELECT split, file_name, sex, style_raw FROM {table} WHERE NOT style_known").df()
+        misspelt, seen = conn.execute(f"SELECT count(*) FILTER (WHERE style IS DISTINCT FROM style_raw), count(DISTINCT "
+                                      f"class_label) FILTER (WHERE style_known) FROM {table}").fetchall()[0]
+    yield _vocabulary_result(unknown, int(misspelt), int(seen), "label_table")
 
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
 def style_counts(image_table: pd.DataFrame) -> dg.Output[pd.DataFrame]:
@@ -115,30 +136,59 @@ def style_counts(image_table: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     return table_output(counts, table=dg.MetadataValue.md(markdown(counts)))
 
 
+VALID_LABELS_SQL = ("SELECT * FROM {labels} l SEMI JOIN (SELECT DISTINCT split, file_name FROM {images}) i "
+                    "ON l.split = i.split AND l.jpg_name = i.file_name ORDER BY l.split, l.file_name")
+
+
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
           check_specs=[_spec("valid_labels_coverage", "valid_labels",
                              "Every class of every split has valid labels; coverage per split.")])
-def valid_labels(label_table: StoredTable, image_table: pd.DataFrame):
+def valid_labels(label_table: StoredTable, image_table: StoredTable):
     """Labels whose image exists in the same split, joined on the full file name (not the ID alone).
-    The label table is not loaded whole: DuckDB counts over all of it, and only the rows whose
-    image exists are read."""
-    rows = label_table.query("SELECT * FROM {table} l SEMI JOIN images i ON l.split = i.split AND l.jpg_name = i.file_name",
-                             images=image_table[["split", "file_name"]])
-    valid, stats = tables.valid_labels(rows, image_table)
-    # The counts over every label file, in DuckDB: the seed's join on the image ID alone (at
-    # most one match per label row, the keys being distinct) and the files per split.
-    counts = label_table.query("SELECT l.split, count(*) AS label_files, count(i.image_id) AS id_only_join FROM {table} l "
-                               "LEFT JOIN (SELECT DISTINCT split, image_id FROM images) i "
-                               "ON l.split = i.split AND l.image_id = i.image_id GROUP BY l.split",
-                               images=image_table[["split", "image_id"]]).set_index("split")
-    for stat in ("label_files", "id_only_join"):
-        stats[stat] = counts[stat].reindex(["Train", "Validation"], fill_value=0).astype(int).to_dict()
-    yield table_output(valid, **{
-        "valid_per_split": stats["full_name_join"], "seed_id_only_join_per_split": stats["id_only_join"],
-        "label_files_per_split": stats["label_files"], "respondents": dg.MetadataValue.int(int(valid.R_id.nunique())),
-        "like_rate": dg.MetadataValue.float(round(float((valid.Q5 == tables.LIKE).mean()), 4) if len(valid) else 0.0),
-        "per_class": dg.MetadataValue.md(markdown(tables.per_class_counts(valid)))})
-    yield _coverage_check(valid, image_table)
+    DuckDB builds it from the two stored tables: neither is loaded into pandas, and the rows are
+    stored without passing through pandas (``core.tables.valid_labels`` is the same join in
+    pandas). Its metadata, data version (a hash of every row) and coverage check are aggregates
+    DuckDB computes over the result."""
+    sql = VALID_LABELS_SQL.format(labels=label_table.name, images=image_table.name)
+    splits = ["Train", "Validation"]
+
+    def per_split(frame: pd.DataFrame, column: str) -> dict:
+        return frame.set_index("split")[column].reindex(splits, fill_value=0).astype(int).to_dict()
+
+    with label_table.connection() as conn:
+        conn.execute(f"CREATE TEMP TABLE valid AS {sql}")
+        run = lambda query: conn.execute(query.format(images=image_table.name, labels=label_table.name)).df()  # noqa: E731
+        schema = run("DESCRIBE valid")
+        rows, row_hash, respondents, likes = conn.execute(
+            f"SELECT count(*), coalesce(sum(hash(v)), 0), count(DISTINCT R_id), avg((Q5 = {tables.LIKE})::INT) "
+            "FROM valid v").fetchall()[0]
+        preview = run("SELECT * FROM valid LIMIT 10")
+        valid_per_split = run("SELECT split, count(*) AS n FROM valid GROUP BY split")
+        # The seed's join on the image ID alone (at most one match per label row, the keys being
+        # distinct) and the files per split, over every label file.
+        counts = run("SELECT l.split, count(*) AS label_files, count(i.image_id) AS id_only_join FROM {labels} l "
+                     "LEFT JOIN (SELECT DISTINCT split, image_id FROM {images}) i "
+                     "ON l.split = i.split AND l.image_id = i.image_id GROUP BY l.split")
+        per_class = run("SELECT sex, style, split, count(file_name) AS n FROM valid GROUP BY ALL")
+        classes = run("SELECT DISTINCT split, class_label, true AS labelled FROM valid")
+        known = run("SELECT DISTINCT split, class_label FROM {images} WHERE style_known")
+        coverage = run("SELECT i.split, count(*) AS known, count(*) FILTER (WHERE v.jpg_name IS NULL) AS unlabelled "
+                       "FROM {images} i LEFT JOIN (SELECT DISTINCT split, jpg_name FROM valid) v "
+                       "ON v.split = i.split AND v.jpg_name = i.file_name WHERE i.style_known GROUP BY i.split")
+    columns = ",".join(f"{c}:{t}" for c, t in zip(schema.column_name, schema.column_type))
+    version = hashlib.sha256(f"{columns}|{rows}|{row_hash}".encode()).hexdigest()[:20]
+    per_class = (per_class.pivot_table(index=["sex", "style"], columns="split", values="n", aggfunc="sum", fill_value=0)
+                 .reindex(columns=splits, fill_value=0).reset_index())
+    yield dg.Output(QueryTable(sql), data_version=dg.DataVersion(version), metadata={
+        "dagster/row_count": dg.MetadataValue.int(int(rows)),
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in
+                                                         zip(schema.column_name, schema.column_type)]),
+        "preview": dg.MetadataValue.md(markdown(preview)),
+        "valid_per_split": per_split(valid_per_split, "n"), "seed_id_only_join_per_split": per_split(counts, "id_only_join"),
+        "label_files_per_split": per_split(counts, "label_files"), "respondents": dg.MetadataValue.int(int(respondents)),
+        "like_rate": dg.MetadataValue.float(round(float(likes), 4) if rows else 0.0),
+        "per_class": dg.MetadataValue.md(markdown(per_class))})
+    yield _coverage_check(known, classes, coverage)
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
@@ -186,7 +236,13 @@ def preference_report(config: PreferenceReportConfig, data_root: DataRootResourc
 
 
 def _vocabulary_check(df: pd.DataFrame, asset: str) -> dg.AssetCheckResult:
-    unknown = df[~df.style_known]
+    return _vocabulary_result(df[~df.style_known], int((df["style"] != df["style_raw"]).sum()),
+                              int(df.loc[df.style_known, "class_label"].nunique()), asset)
+
+
+def _vocabulary_result(unknown: pd.DataFrame, misspelt: int, seen: int, asset: str) -> dg.AssetCheckResult:
+    """``unknown``: rows (split, file_name, sex, style_raw) whose style is none of the classes;
+    ``misspelt``: rows whose style was normalised; ``seen``: known classes present."""
     summary = unknown.groupby(["sex", "style_raw"]).size().reset_index(name="files")
     return dg.AssetCheckResult(
         asset_key=asset, check_name=f"{asset}_style_vocabulary", passed=unknown.empty, severity=dg.AssetCheckSeverity.ERROR,
@@ -195,22 +251,22 @@ def _vocabulary_check(df: pd.DataFrame, asset: str) -> dg.AssetCheckResult:
         metadata={"unknown_files": dg.MetadataValue.int(len(unknown)),
                   "unknown_styles": dg.MetadataValue.md(markdown(summary)),
                   "examples": dg.MetadataValue.md(markdown(unknown[["split", "file_name"]].head(50))),
-                  "misspellings_normalised": dg.MetadataValue.int(int((df["style"] != df["style_raw"]).sum())),
-                  "known_classes_seen": dg.MetadataValue.int(int(df.loc[df.style_known, "class_label"].nunique())),
+                  "misspellings_normalised": dg.MetadataValue.int(misspelt),
+                  "known_classes_seen": dg.MetadataValue.int(seen),
                   "classes_expected": dg.MetadataValue.int(len(CLASS_LABELS))})
 
 
-def _coverage_check(valid_labels: pd.DataFrame, image_table: pd.DataFrame) -> dg.AssetCheckResult:
-    known = image_table[image_table.style_known]
-    have = set(zip(valid_labels.split, valid_labels.class_label))
-    missing = sorted(f"{c} ({s})" for s, c in set(zip(known.split, known.class_label)) if (s, c) not in have)
-    labelled = set(zip(valid_labels.split, valid_labels.jpg_name))
-    unlabelled = known[[(s, f) not in labelled for s, f in zip(known.split, known.file_name)]]
-    coverage = {s: round(1 - float((unlabelled.split == s).sum()) / max(int((known.split == s).sum()), 1), 4)
+def _coverage_check(known: pd.DataFrame, labelled: pd.DataFrame, per_split: pd.DataFrame) -> dg.AssetCheckResult:
+    """``known``: the (split, class_label) pairs of images with a known class; ``labelled``: the
+    pairs that have valid labels; ``per_split``: known images and those without a valid label."""
+    have = set(zip(labelled.split, labelled.class_label))
+    missing = sorted(f"{c} ({s})" for s, c in zip(known.split, known.class_label) if (s, c) not in have)
+    per_split = per_split.set_index("split")
+    coverage = {s: round(1 - float(per_split.unlabelled.get(s, 0)) / max(int(per_split.known.get(s, 0)), 1), 4)
                 for s in ("Train", "Validation")}
     return dg.AssetCheckResult(
         check_name="valid_labels_coverage", passed=not missing, severity=dg.AssetCheckSeverity.WARN,
         description="every class has valid labels in both splits" if not missing else f"{len(missing)} class/split pairs have no valid label",
         metadata={"classes_without_labels": dg.MetadataValue.json(missing),
                   "share_of_images_with_a_label": dg.MetadataValue.json(coverage),
-                  "images_without_labels": dg.MetadataValue.int(len(unlabelled))})
+                  "images_without_labels": dg.MetadataValue.int(int(per_split.unlabelled.sum()))})

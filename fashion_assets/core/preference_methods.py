@@ -15,8 +15,8 @@ import pandas as pd
 
 from .profile_model import ProfileFit, Side, design, fit_profile, predict_profile
 from .uncertainty import N_BOOT, accuracy_interval, auc_interval, bootstrap_weights, brier, roc_auc
-from .preferences import (Encoded, answer_counts, autoencode, seed_scores, stacked_features, user_based_scores,
-                          youden_threshold)
+from .preferences import (Encoded, answer_counts, autoencode, seed_scores, stacked_features, unit_median,
+                          user_based_scores, youden_threshold)
 
 
 def metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
@@ -36,6 +36,10 @@ class MethodFit:
     stacked_coef: np.ndarray
     stacked_intercept: float
     profile: ProfileFit | None = None  # profile_honest, when the fit had the side information
+    # The unit median vectors of the features and of the codes (the seed score's stand-in for an
+    # empty list): computed once when fitting; None in fits stored before they were kept.
+    median_x: np.ndarray | None = None
+    median_codes: np.ndarray | None = None
 
 
 HONEST = ("seed_honest", "autoencoder_honest", "user_based", "stacked_honest", "profile_honest")
@@ -50,16 +54,19 @@ def fit_methods(x: np.ndarray, train: Encoded, autoencoder_epochs: int = 200, si
 
     prior = float(train.y.mean())
     codes = autoencode(x, autoencoder_epochs)
-    loo_seed = seed_scores(x, train, train, exclude_target=True)
+    median_x, median_codes = unit_median(x), unit_median(codes)
+    loo_seed = seed_scores(x, train, train, exclude_target=True, median=median_x)
     loo_user = user_based_scores(train, train)
     thresholds = {"seed_honest": youden_threshold(train.y, loo_seed),
-                  "autoencoder_honest": youden_threshold(train.y, seed_scores(codes, train, train, exclude_target=True)),
+                  "autoencoder_honest": youden_threshold(train.y, seed_scores(codes, train, train, exclude_target=True,
+                                                                              median=median_codes)),
                   "user_based": youden_threshold(train.y, loo_user), "stacked_honest": 0.5}
     base = stacked_features(x, train, train, prior, loo_seed, loo_user)
     model = LogisticRegression(C=1.0, max_iter=1000).fit(base, train.y)
     profile = (fit_profile(design(side, train, train, base), train.y, train.r, side.categories, base.shape[1] + 1)
                if side is not None else None)
-    return MethodFit(prior, codes, thresholds, model.coef_[0].copy(), float(model.intercept_[0]), profile)
+    return MethodFit(prior, codes, thresholds, model.coef_[0].copy(), float(model.intercept_[0]), profile,
+                     median_x, median_codes)
 
 
 def score_methods(x: np.ndarray, fit: MethodFit, train: Encoded, test: Encoded,
@@ -68,11 +75,15 @@ def score_methods(x: np.ndarray, fit: MethodFit, train: Encoded, test: Encoded,
     is given). Each answer's scores depend on the training answers, the features, the side
     information and the fit only, never on the other test answers — so scoring new answers alone
     gives the same numbers as scoring them with everything else."""
-    scores = {"seed": seed_scores(x, train, test)}
+    # Once each, not per variant; the fit's own when it has them (the caller passes the features
+    # the fit was made on, or a fit without median_x).
+    median_x = fit.median_x if fit.median_x is not None else unit_median(x)
+    median_codes = fit.median_codes if fit.median_codes is not None else unit_median(fit.codes)
+    scores = {"seed": seed_scores(x, train, test, median=median_x)}
     scores["seed_youden_on_validation"] = scores["seed"]
-    scores["seed_honest"] = seed_scores(x, train, test, exclude_target=True)
-    scores["autoencoder_seed_protocol"] = seed_scores(fit.codes, train, test)
-    scores["autoencoder_honest"] = seed_scores(fit.codes, train, test, exclude_target=True)
+    scores["seed_honest"] = seed_scores(x, train, test, exclude_target=True, median=median_x)
+    scores["autoencoder_seed_protocol"] = seed_scores(fit.codes, train, test, median=median_codes)
+    scores["autoencoder_honest"] = seed_scores(fit.codes, train, test, exclude_target=True, median=median_codes)
     scores["user_based"] = user_based_scores(train, test)
     scores["always_dislike"] = np.zeros(len(test.y))
     scores["respondent_majority"] = majority = respondent_majority(fit, train, test)

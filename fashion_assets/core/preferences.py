@@ -66,19 +66,26 @@ def column_median(x: np.ndarray) -> np.ndarray:
     return upper.copy() if n % 2 else (cols[:, :k].max(axis=1) + upper) / 2
 
 
+def unit_median(x: np.ndarray, median_of: int | None = None) -> np.ndarray:
+    """The median feature vector of the first ``median_of`` rows of ``x`` (all by default), unit length."""
+    return unit_rows(column_median(x[:median_of])[None])[0]
+
+
 def seed_scores(x: np.ndarray, train: Encoded, test: Encoded, exclude_target: bool = False,
-                median_of: int | None = None) -> np.ndarray:
+                median_of: int | None = None, median: np.ndarray | None = None) -> np.ndarray:
     """Mean cosine similarity of the target image to the respondent's training likes minus that
     to the dislikes; the median feature vector stands in for an empty list (the seed's method).
     ``exclude_target`` removes the target image from the respondent's lists first. The median is
     over the first ``median_of`` rows of ``x`` (default: all), so rows appended for new images
-    leave it unchanged."""
+    leave it unchanged. ``median``: that vector already computed (``unit_median``), for callers
+    scoring several variants over the same ``x``."""
     xn = unit_rows(x)
     t = xn[test.i]
     counts = {sign: answer_counts(train, mask) for sign, mask in ((1.0, train.y == 1), (-1.0, train.y == 0))}
     n_all = {sign: np.asarray(a.sum(axis=1)).ravel() for sign, a in counts.items()}
     need_median = any((n == 0).any() for n in n_all.values()) or exclude_target
-    median = unit_rows(column_median(x[:median_of])[None])[0] if need_median else None
+    if need_median and median is None:
+        median = unit_median(x, median_of)
     if not exclude_target:
         # Cosine is linear in the second vector, so "mean similarity to the likes minus to the
         # dislikes" is one dot product with (mean like vector - mean dislike vector), the median

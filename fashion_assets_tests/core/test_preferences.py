@@ -1,5 +1,7 @@
 """Preference methods on constructed cases with known answers, and the honesty guarantees."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from fashion_assets.core.preference_methods import (NEW_IMAGE_METHODS, compare_methods, fit_methods, score_methods,
                                                     score_new_images)
 from fashion_assets.core.preferences import (column_median, encode, kernel_like_rate, seed_scores,
-                                             seed_scores_reference, user_based_scores)
+                                             seed_scores_reference, unit_median, user_based_scores)
 
 # Four images on two axes: a and a2 point one way, b and b2 the other.
 NAMES = ["a", "a2", "b", "b2"]
@@ -156,6 +158,12 @@ def test_new_answers_scored_alone_equal_a_full_recompute(synthetic):
     alone = score_methods(x, fit, tr2, te2)
     for method, scores in full.items():
         np.testing.assert_allclose(alone[method], scores[::7], rtol=0, atol=1e-9, err_msg=method)
+    # The fit keeps the median vectors the seed score needs; a fit stored without them (older
+    # versions) computes them from the features: the same numbers.
+    np.testing.assert_array_equal(fit.median_x, unit_median(x))
+    without = score_methods(x, dataclasses.replace(fit, median_x=None, median_codes=None), tr, te)
+    for method, scores in full.items():
+        np.testing.assert_array_equal(without[method], scores, err_msg=method)
 
 
 def test_a_new_photo_is_scored_as_an_image_nobody_answered_whatever_else_is_in_its_batch(synthetic):

@@ -1,12 +1,14 @@
 import io
 import os
 
+import duckdb
 import orjson
 import pandas as pd
 import pytest
 from PIL import Image
 
-from fashion_assets.core.scanning import inspect_jpeg, scan_labels
+from fashion_assets.core.fingerprint import fingerprint
+from fashion_assets.core.scanning import inspect_jpeg, label_changes, match_stored, scan_labels
 from fashion_assets.core.survey_json import LABEL_VALUE_COLUMNS, LabelError, parse_label_document
 
 DOC = {"E_id": 1, "imgName": "W_00001_50_ivy_M.jpg",
@@ -92,6 +94,30 @@ def test_incremental_label_parsing_equals_a_full_parse(tmp_path):
     assert inc["parsed"] == 5 and full["parsed"] == 31  # only the 5 new or changed files were read
     assert inc_table.set_index("file_name").loc["W_00002_50_ivy_M_000002.json", "R_id"] == 10002
     assert "W_00004_50_ivy_M_000004.json" not in set(inc_table.file_name)
+    # The asset matches the listing against the rows where DuckDB stores them: the same change.
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        conn.execute("CREATE SCHEMA fashion")
+        conn.register("stored_frame", table)
+        conn.execute("CREATE TABLE fashion.label_table AS SELECT * FROM stored_frame")
+        in_pandas = label_changes(raw, table, quarantine, workers=1)
+        in_duckdb = label_changes(raw, lambda files: match_stored(conn, "fashion.label_table", files), quarantine,
+                                  workers=1)
+        conn.execute("ALTER TABLE fashion.label_table DROP COLUMN file_mtime_ns")  # stored by older code
+        old_schema = label_changes(raw, lambda files: match_stored(conn, "fashion.label_table", files), None, workers=1)
+    assert in_duckdb.counts == in_pandas.counts and in_duckdb.counts["parsed"] == 5
+    pd.testing.assert_frame_equal(in_duckdb.added, in_pandas.added)
+    assert set(map(tuple, in_duckdb.removed.to_numpy())) == set(map(tuple, in_pandas.removed.to_numpy())) == {
+        ("Train", "W_00001_50_ivy_M_000001.json"), ("Train", "W_00002_50_ivy_M_000002.json"),
+        ("Train", "W_00004_50_ivy_M_000004.json"), ("Train", "W_00005_50_ivy_M_000005.json")}
+    pd.testing.assert_frame_equal(in_duckdb.apply(table), full_table)
+    assert old_schema.counts["parsed"] == 31 and old_schema.counts["previous_rows"] == 0  # parsed again, replaced
+    # The data version: the listing the rows were parsed from (and the quarantine), however it was read.
+    assert in_duckdb.version == in_pandas.version == old_schema.version
+    assert in_duckdb.version == label_changes(raw, workers=1, listing=fingerprint(
+        [raw / "training_label", raw / "validation_label"])).version
+    os.utime(changed, ns=(stamp + 10**9, stamp + 10**9))  # touched: same content, a new version of the listing
+    assert label_changes(raw, workers=1).version != in_duckdb.version
+    os.utime(changed, ns=(stamp, stamp))
     # Stored rows come back from DuckDB as floats where an integer column has gaps: still equal.
     stored = inc_table.astype({c: "float64" for c in ("Q3", "E_id", "R_id")})
     again, _, third = scan_labels(raw, workers=1, previous=(stored, inc_quarantine))
