@@ -1,7 +1,7 @@
 """Runs start in a process forked from a warm one, not a fresh Python.
 
 Dagster's default launcher starts every run in a new Python process that imports Dagster, the
-libraries and the project's definitions again: 2-3 s on the 2-core machine before the first step,
+libraries and the project's definitions again: 2-3 s on the 2-core machine before the run starts,
 longer than the whole incremental survey refresh's steps. :class:`PreloadedRunLauncher` (set in
 ``dagster.yaml``) keeps one *fork server*: a process, started on the first launch, that has
 imported the modules in ``preload``. Each run is a fork of it, so its imports are already done,
@@ -253,9 +253,10 @@ class PreloadedRunLauncher(DefaultRunLauncher):
             for attempt in (1, 2):
                 try:
                     return self._current_server().fork(ref, run_id)
-                except (EOFError, OSError):
-                    self._server.close()
-                    self._server = None
+                except (EOFError, OSError):  # the server died (killed?) or could not be started
+                    if self._server is not None:
+                        self._server.close()
+                        self._server = None
                     if attempt == 2:
                         raise
         raise AssertionError("unreachable")

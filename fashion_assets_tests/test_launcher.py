@@ -107,6 +107,15 @@ def test_an_edited_source_file_is_in_the_next_run(project):
     assert instance.run_launcher.servers_started == 2
 
 
+def test_a_killed_server_is_replaced_by_the_next_launch(project):
+    code, out, instance = project
+    assert _finished(instance, _launch(instance, "stamp").run_id).status == dg.DagsterRunStatus.SUCCESS
+    instance.run_launcher._server.process.kill()  # killed (out of memory, by hand)
+    instance.run_launcher._server.process.wait()
+    assert _finished(instance, _launch(instance, "stamp").run_id).status == dg.DagsterRunStatus.SUCCESS
+    assert instance.run_launcher.servers_started == 2
+
+
 def test_terminating_a_run_cancels_it(project):
     code, out, instance = project
     run = _launch(instance, "sleeper")
