@@ -14,8 +14,9 @@ from pydantic import Field
 
 from ..core import tables
 from ..core.atomic import write_text
+from ..core.file_match import match_stored
 from ..core.progress import Progress
-from ..core.scanning import label_changes, match_stored, scan_images
+from ..core.scanning import label_changes, scan_images
 from ..core.vocabulary import CLASS_LABELS
 from ..io_managers import QueryTable, StoredTable, TableChange, WarehouseResource
 from ..resources import DataRootResource

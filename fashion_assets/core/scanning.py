@@ -21,6 +21,7 @@ import pandas as pd
 from PIL import Image
 
 from .artifacts import unordered_version
+from .file_match import KEY_COLUMNS, StoredMatch, match_frame, unchanged_rows
 from .fingerprint import Entries, Listing, fingerprint, read_folder
 from .filenames import FilenameError, parse_image_name, parse_label_name
 from .imaging import EXIF_ORIENTATION
@@ -189,9 +190,6 @@ def label_listing(raw: Path, listing: Listing | None = None) -> tuple[pd.DataFra
     return pd.concat(parts, ignore_index=True), others, listing.digest
 
 
-KEY_COLUMNS = ["split", "file_name", "file_size", "file_mtime_ns"]  # a parsed file's identity and version
-
-
 @dataclass
 class LabelChanges:
     """What a scan changes in the stored label table: rows of new or changed files to add, stored
@@ -220,71 +218,6 @@ class LabelChanges:
         return _typed(table).sort_values(["split", "file_name"], ignore_index=True)
 
 
-def _matches(rows: pd.DataFrame, files: pd.DataFrame) -> np.ndarray:
-    """For each of ``rows`` (KEY_COLUMNS, int64 size and mtime): the position in ``files`` (names
-    unique per split: a listing) of the same file at the same size and mtime, else -1. One hash
-    lookup per row on "split/name" (a 4-column merge costs twice as much)."""
-    where = pd.Index(files.split.to_numpy() + "/" + files.file_name.to_numpy()).get_indexer(
-        rows.split.to_numpy() + "/" + rows.file_name.to_numpy())
-    found = where >= 0
-    same = np.zeros(len(rows), dtype=bool)
-    same[found] = ((files.file_size.to_numpy()[where[found]] == rows.file_size.to_numpy()[found])
-                   & (files.file_mtime_ns.to_numpy()[where[found]] == rows.file_mtime_ns.to_numpy()[found]))
-    return np.where(same, where, -1)
-
-
-def _unchanged(previous: pd.DataFrame | None, files: pd.DataFrame) -> np.ndarray:
-    """For each previous row, the position in ``files`` (the listing now) of its file if it is
-    still there with the same size and mtime, else -1; all -1 when nothing is reusable (no previous
-    rows, or rows from before these columns existed)."""
-    at = np.full(0 if previous is None else len(previous), -1)
-    if previous is None or previous.empty or not set(KEY_COLUMNS) <= set(previous.columns):
-        return at
-    keys = previous[KEY_COLUMNS].reset_index(drop=True)
-    known = (keys.file_size.notna() & keys.file_mtime_ns.notna()).to_numpy()  # entries that are not files have neither
-    at[known] = _matches(keys[known].astype({"file_size": "int64", "file_mtime_ns": "int64"}), files)
-    return at
-
-
-@dataclass
-class StoredMatch:
-    """The stored rows against the files now: which files keep their row, which rows go."""
-
-    unchanged_at: np.ndarray  # positions in the listing of files whose stored row still holds
-    removed: pd.DataFrame  # split, file_name of the stored rows that no longer hold
-    stored_rows: int
-
-
-def match_frame(stored: pd.DataFrame | None, files: pd.DataFrame) -> StoredMatch:
-    """``stored`` (KEY_COLUMNS at least) matched against the listing ``files``, in pandas."""
-    at = _unchanged(stored, files)
-    keep = at >= 0
-    removed = (stored.loc[~keep, ["split", "file_name"]].reset_index(drop=True)
-               if stored is not None and {"split", "file_name"} <= set(stored.columns)
-               else pd.DataFrame(columns=["split", "file_name"]))
-    return StoredMatch(at[keep], removed, 0 if stored is None else len(stored))
-
-
-def match_stored(connection, table: str, files: pd.DataFrame) -> StoredMatch | None:
-    """The rows of DuckDB ``table`` matched against the listing ``files`` where they are stored:
-    two hash joins instead of reading 250k keys into pandas (a quarter of the time). None when the
-    table does not exist or lacks a KEY_COLUMNS column (stored by older code: parse everything)."""
-    schema, name = table.split(".")
-    have = {r[0] for r in connection.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-                                             "AND table_name = ?", [schema, name]).fetchall()}
-    if not set(KEY_COLUMNS) <= have:
-        return None
-    keys = ", ".join(KEY_COLUMNS)
-    connection.register("_listing", files[KEY_COLUMNS].assign(position=np.arange(len(files))))
-    try:
-        at = connection.execute(f"SELECT l.position FROM _listing l JOIN {table} t USING ({keys})").fetchnumpy()["position"]
-        removed = connection.execute(f"SELECT t.split, t.file_name FROM {table} t ANTI JOIN _listing l USING ({keys})").df()
-        rows = connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    finally:
-        connection.unregister("_listing")
-    return StoredMatch(np.sort(np.asarray(at, dtype=np.int64)), removed, int(rows))
-
-
 def label_changes(raw: Path, stored: pd.DataFrame | Callable[[pd.DataFrame], StoredMatch | None] | None = None,
                   stored_quarantine: pd.DataFrame | None = None, workers: int | None = None, chunk_size: int = 4000,
                   progress: Callable[[int, int], None] | None = None, listing: Listing | None = None) -> LabelChanges:
@@ -294,7 +227,7 @@ def label_changes(raw: Path, stored: pd.DataFrame | Callable[[pd.DataFrame], Sto
     ``listing``: the folders' listing already read (else they are listed here)."""
     files, others, digest = label_listing(raw, listing)
     match = (stored(files) if callable(stored) else None) or match_frame(None if callable(stored) else stored, files)
-    bad_at = _unchanged(stored_quarantine, files)
+    bad_at = unchanged_rows(stored_quarantine, files)
     keep_bad = bad_at >= 0
     reused_bad = (stored_quarantine[keep_bad][LABEL_QUARANTINE_COLUMNS] if keep_bad.any()
                   else pd.DataFrame(columns=LABEL_QUARANTINE_COLUMNS))

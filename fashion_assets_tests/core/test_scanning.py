@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from fashion_assets.core.fingerprint import fingerprint
-from fashion_assets.core.scanning import inspect_jpeg, label_changes, match_stored, scan_labels
+from fashion_assets.core.file_match import match_stored
+from fashion_assets.core.scanning import inspect_jpeg, label_changes, scan_labels
 from fashion_assets.core.survey_json import LABEL_VALUE_COLUMNS, LabelError, parse_label_document
 
 DOC = {"E_id": 1, "imgName": "W_00001_50_ivy_M.jpg",
