@@ -13,7 +13,7 @@ CATALOGUE ?= ../shared/datasets/fashion-products
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
 
-.PHONY: install lock home demo-data run test ui summary checks catalogue clean-data models champion mlflow photos
+.PHONY: install lock home demo-data run test ui summary checks catalogue clean-data models champion mlflow photos refresh-surveys
 
 # Installs from the lock file: every package at the version recorded in requirements.lock
 # (regenerate it with `make lock` after changing the dependencies in pyproject.toml).
@@ -83,6 +83,12 @@ champion: install home
 # without predictions (or the batches named in BATCH) is segmented, cropped, classified and matched.
 photos: install home
 	$(BIN)/python -m fashion_assets.incoming $(BATCH)
+
+# New or changed survey JSON, from the command line: the run raw_data_sensor requests for a label change
+# (sensors.FOLLOWING: the label table, valid labels and every automated asset after them; no training).
+refresh-surveys: install home
+	$(BIN)/dagster asset materialize -m fashion_assets.definitions --select "$$($(BIN)/python -c \
+	  'from fashion_assets.sensors import FOLLOWING; print(",".join(k.to_user_string() for k in FOLLOWING["raw_labels"]))')"
 
 mlflow: install
 	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(FASHION_ASSETS_DATA_ROOT)/mlflow/mlflow.db" --host 127.0.0.1 --port 5000
