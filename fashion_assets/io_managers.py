@@ -179,14 +179,10 @@ class StoredTable:
     def query(self, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
         """Rows of ``sql``, in which ``{table}`` is this table and each keyword a DataFrame
         registered under its name (to join with)."""
-        return self.queries([sql], **frames)[0]
-
-    def queries(self, sqls: list[str], **frames: pd.DataFrame) -> list[pd.DataFrame]:
-        """The rows of each of ``sqls`` (as :meth:`query`), over one connection."""
         with self.connection() as conn:
             for name, frame in frames.items():
                 conn.register(name, frame)
-            return [conn.execute(sql.format(table=self.name)).df() for sql in sqls]
+            return conn.execute(sql.format(table=self.name)).df()
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """A connection to the table's database (a context manager; temporary tables made on it

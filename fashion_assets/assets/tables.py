@@ -147,8 +147,7 @@ VALID_LABELS_SQL = ("SELECT * FROM {labels} l SEMI JOIN (SELECT DISTINCT split, 
 def valid_labels(label_table: StoredTable, image_table: StoredTable):
     """Labels whose image exists in the same split, joined on the full file name (not the ID alone).
     DuckDB builds it from the two stored tables: neither is loaded into pandas, and the rows are
-    stored without passing through pandas (``core.tables.valid_labels`` is the same join in
-    pandas). Its metadata, data version (a hash of every row) and coverage check are aggregates
+    stored without passing through pandas. Its metadata, data version (a hash of every row) and coverage check are aggregates
     DuckDB computes over the result."""
     sql = VALID_LABELS_SQL.format(labels=label_table.name, images=image_table.name)
     splits = ["Train", "Validation"]

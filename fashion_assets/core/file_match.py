@@ -15,7 +15,6 @@ import pandas as pd
 KEY_COLUMNS = ["split", "file_name", "file_size", "file_mtime_ns"]  # a parsed file's identity and version
 
 
-
 def _matches(rows: pd.DataFrame, files: pd.DataFrame) -> np.ndarray:
     """For each of ``rows`` (KEY_COLUMNS, int64 size and mtime): the position in ``files`` (names
     unique per split: a listing) of the same file at the same size and mtime, else -1. One hash

@@ -31,30 +31,6 @@ def style_counts(images: pd.DataFrame) -> pd.DataFrame:
     return counts.reset_index(drop=True).astype({"train": "int64", "validation": "int64", "total": "int64"})
 
 
-def valid_labels(labels: pd.DataFrame, images: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Labels whose image exists in the same split, joined on the full image file name.
-
-    Also returns how many rows the seed's join on the 5-digit imageID alone would keep per split
-    (it wrongly includes labels about other images that share the ID).
-    """
-    keys = images[["split", "file_name"]].rename(columns={"file_name": "jpg_name"}).drop_duplicates()
-    valid = labels.merge(keys, on=["split", "jpg_name"], how="inner", validate="many_to_one")
-    id_keys = images[["split", "image_id"]].drop_duplicates()
-    id_join = labels.merge(id_keys, on=["split", "image_id"], how="inner")
-    stats = {
-        "id_only_join": id_join.groupby("split").size().reindex(["Train", "Validation"], fill_value=0).to_dict(),
-        "full_name_join": valid.groupby("split").size().reindex(["Train", "Validation"], fill_value=0).to_dict(),
-        "label_files": labels.groupby("split").size().reindex(["Train", "Validation"], fill_value=0).to_dict(),
-    }
-    return valid.sort_values(["split", "file_name"], ignore_index=True), stats
-
-
-def per_class_counts(valid: pd.DataFrame) -> pd.DataFrame:
-    """Valid labels per class and split (the seed's mission 2-1 table)."""
-    out = valid.pivot_table(index=["sex", "style"], columns="split", values="file_name", aggfunc="count", fill_value=0)
-    return out.reindex(columns=["Train", "Validation"], fill_value=0).reset_index()
-
-
 LEAKAGE_COLUMNS = ["kind", "split", "file_name", "other_file_name", "R_id", "jpg_name"]
 
 
