@@ -22,11 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("batches", nargs="*", help="batch folders to run (default: every batch without predictions)")
     args = parser.parse_args(argv)
 
+    from .assets.classifier import MODEL_NAME
     from .assets.new_photos import incoming_batches
+    from .assets.registry import champion_drift
     from .definitions import defs
 
     incoming = defs.resources["data_root"].incoming
-    batch, moved = file_loose_photos(incoming, settle_seconds=0)
+    batch, moved = file_loose_photos(incoming)  # all of them, whatever their mtimes: asked for now
     if batch:
         print(f"filed {moved} loose photos into {incoming / batch}")
     found, unusable = batches(incoming)
@@ -39,11 +41,19 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(sorted(names)) or 'none'}", file=sys.stderr)
         return 2
     with dg.DagsterInstance.get() as instance:
-        done = instance.get_materialized_partitions(dg.AssetKey("incoming_predictions"))
-        todo = sorted(args.batches) or sorted(names - set(done))
+        # Predicted: materialized, and its rows still in the warehouse (the instance's records
+        # outlive `make clean-data`).
+        done = (set(instance.get_materialized_partitions(dg.AssetKey("incoming_predictions")))
+                & defs.resources["warehouse"].stored_partitions("incoming_predictions"))
+        todo = sorted(args.batches) or sorted(names - done)
         if not todo:
             print(f"every batch in {incoming} has predictions (name one to run it again); drop photos into {incoming}")
             return 0
+        onnx = defs.resources["artifact_io_manager"].stored(dg.AssetKey("classifier_onnx"))
+        drift = onnx and champion_drift(defs.resources["model_registry"].registry(), MODEL_NAME,
+                                        onnx.settings["classifier_version"])
+        if drift:
+            print(f"warning: {drift}", file=sys.stderr)
         instance.add_dynamic_partitions(incoming_batches.name, todo)
         job = defs.resolve_job_def("new_photos_job")
         failed = []

@@ -4,7 +4,9 @@
   DuckDB I/O manager, changed so that a table or a partition slice is replaced in **one
   transaction** (a killed writer leaves the old rows, never an empty or half table; the stock
   handler commits its DELETE and its write separately) and so that empty frames and changed
-  columns are stored too.
+  columns are stored too. Every open of the file — the I/O manager's, the warehouse resource's, a
+  ``StoredTable``'s — goes through ``core.warehouse.connect``: overlapping runs take turns on its
+  lock (bounded, logged), and a damaged file, a missing table or a full disk is named as such.
 - Image sets are tables whose rows name files in the artifact store. Their files live in the
   folder the store gives the asset (and partition); after the table is committed, files no row
   names any more (deleted or changed sources, temp files of a killed run) are removed.
@@ -16,9 +18,11 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
 import dagster as dg
 import duckdb
@@ -29,6 +33,7 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from .core import warehouse
 from .core.artifacts import Artifact, prune_files, prune_versions
 from .core.atomic import write_text
 
@@ -44,6 +49,24 @@ def store_folder(root: str | Path, asset_key: dg.AssetKey, partition: str | None
     return folder / partition if partition else folder
 
 
+def _handle_text(root: str | Path, artifact: Artifact) -> str:
+    """A handle as stored: its path relative to the artifact store when it lies in the data root
+    (``../mlflow/…`` for a registered checkpoint), so that a data root copied or moved elsewhere
+    still names its own files, never the original's."""
+    root = Path(root).resolve()
+    path = Path(artifact.path)
+    if path.is_absolute() and path.resolve().is_relative_to(root.parent):
+        artifact = replace(artifact, path=os.path.relpath(path.resolve(), root))
+    return artifact.to_json()
+
+
+def _read_handle(root: str | Path, handle: Path) -> Artifact:
+    """A stored handle with its path absolute again (relative paths are the artifact store's)."""
+    artifact = Artifact.from_json(handle.read_text())
+    path = Path(artifact.path)
+    return artifact if path.is_absolute() else replace(artifact, path=os.path.normpath(Path(root).resolve() / path))
+
+
 def _slice_where(context: dg.OutputContext, column: str) -> str:
     keys = ", ".join("'" + k.replace("'", "''") + "'" for k in context.asset_partition_keys)
     return f'"{column}" IN ({keys})'
@@ -55,19 +78,30 @@ def _table_exists(connection, table_slice) -> bool:
         [table_slice.schema, table_slice.table]).fetchone()[0])
 
 
+def _database(connection) -> str:
+    return connection.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+
+
+def _require_table(connection, table_slice, asset_key: dg.AssetKey) -> None:
+    """A clear error, with the remedy, when a consumer's table is not in the warehouse."""
+    if not _table_exists(connection, table_slice):
+        asset = asset_key.to_user_string()
+        raise warehouse.WarehouseError(
+            f"the warehouse ({_database(connection)}) has no table {table_slice.table}: run `make run` (or materialize "
+            f"{asset}) first")
+
+
 @contextmanager
 def _committed(connection, **frames: pd.DataFrame):
     """The body's statements, with ``frames`` registered under their names, then COMMIT (the
-    transaction was opened by WarehouseClient.delete_table_slice); ROLLBACK on any error."""
+    transaction was opened by WarehouseClient.delete_table_slice); ROLLBACK on any error, raising
+    the error that caused it."""
     frames = {name: frame for name, frame in frames.items() if len(frame.columns)}  # DuckDB needs a column
     for name, frame in frames.items():
         connection.register(name, frame)
     try:
-        yield
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+        with warehouse.transaction(_database(connection), connection):
+            yield
     finally:
         for name in frames:
             connection.unregister(name)
@@ -80,10 +114,23 @@ class WarehouseClient(DuckDbClient):
         # old rows stay until the new ones are committed.
         connection.execute("BEGIN TRANSACTION")
 
+    @staticmethod
+    @contextmanager
+    def connect(context, _) -> Iterator[duckdb.DuckDBPyConnection]:
+        with warehouse.connect(context.resource_config["database"], log=context.log.info) as connection:
+            yield connection
+
 
 class WarehouseTypeHandler(DuckDBPandasTypeHandler):
     def __init__(self, artifact_root: str):
         self.artifact_root = artifact_root
+
+    def load_input(self, context: dg.InputContext, table_slice, connection) -> pd.DataFrame:
+        _require_table(connection, table_slice, context.asset_key)
+        try:
+            return super().load_input(context, table_slice, connection)
+        except duckdb.Error as exc:
+            raise warehouse.damaged(_database(connection), exc) or exc
 
     def handle_output(self, context: dg.OutputContext, table_slice, obj: pd.DataFrame, connection):
         table = f"{table_slice.schema}.{table_slice.table}"
@@ -184,10 +231,12 @@ class StoredTable:
                 conn.register(name, frame)
             return conn.execute(sql.format(table=self.name)).df()
 
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        """A connection to the table's database (a context manager; temporary tables made on it
-        are its own)."""
-        return duckdb.connect(self.database)
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the table's database for the block (temporary tables made on it are
+        its own); waits its turn while another process holds the file."""
+        with warehouse.connect(self.database, log=dg.get_dagster_logger().info) as connection:
+            yield connection
 
 
 @dataclass(frozen=True)
@@ -225,6 +274,7 @@ class StoredTableHandler(DuckDBPandasTypeHandler):
         raise TypeError(f"{context.asset_key.to_user_string()}: a StoredTable is an input type, not an output")
 
     def load_input(self, context: dg.InputContext, table_slice, connection) -> StoredTable:
+        _require_table(connection, table_slice, context.asset_key)
         return StoredTable(self.database, f"{table_slice.schema}.{table_slice.table}")
 
 
@@ -246,6 +296,12 @@ class WarehouseResource(DuckDBResource):
 
     table_schema: str = Field(default="fashion", description="Schema of the project's tables.")
 
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for the block; waits its turn while another process holds the file."""
+        with warehouse.connect(self.database, log=dg.get_dagster_logger().info) as connection:
+            yield connection
+
     def previous_rows(self, table: str, partitions: list[str] | None = None, column: str = "partition",
                       columns: list[str] | None = None) -> pd.DataFrame:
         """The stored rows of ``table`` (only the given partitions; only ``columns``); empty when
@@ -261,6 +317,11 @@ class WarehouseResource(DuckDBResource):
                 query += f' WHERE "{column}" IN (SELECT unnest(?::VARCHAR[]))'
                 return conn.execute(query, [list(partitions)]).df()
             return conn.execute(query).df()
+
+    def stored_partitions(self, table: str, column: str = "partition") -> set[str]:
+        """The partitions that have rows in ``table`` (none when the table does not exist): what
+        the warehouse holds, whatever the instance's records say (they outlive ``make clean-data``)."""
+        return set(self.previous_rows(table, columns=[column]).get(column, pd.Series(dtype=str)).dropna().unique())
 
 
 
@@ -282,7 +343,7 @@ class ArtifactStore(dg.ConfigurableResource):
     def current(self, asset_key: dg.AssetKey) -> Artifact | None:
         """The asset's own stored handle, if any (a producer deciding whether its inputs changed)."""
         handle = store_folder(self.root, asset_key) / HANDLE
-        artifact = Artifact.from_json(handle.read_text()) if handle.exists() else None
+        artifact = _read_handle(self.root, handle) if handle.exists() else None
         return artifact if artifact and Path(artifact.path).exists() else None
 
     def work_folder(self, context: dg.AssetExecutionContext) -> Path:
@@ -302,10 +363,15 @@ class ArtifactIOManager(dg.ConfigurableIOManager):
         folder = store_folder(self.root, context.asset_key)
         handle = folder / HANDLE
         previous = Artifact.from_json(handle.read_text()).version if handle.exists() else None
-        write_text(handle, obj.to_json())
+        write_text(handle, _handle_text(self.root, obj))
         prune_versions(folder, keep=[v for v in (obj.version, previous) if v][:KEEP_VERSIONS])
         context.add_output_metadata({"path": dg.MetadataValue.path(obj.path), "version": obj.version,
                                      "inputs_version": obj.inputs_version})
+
+    def stored(self, asset_key: dg.AssetKey) -> Artifact | None:
+        """The asset's stored handle, or None when there is none (for tools outside a run)."""
+        handle = store_folder(self.root, asset_key) / HANDLE
+        return _read_handle(self.root, handle) if handle.exists() else None
 
     def load_input(self, context: dg.InputContext) -> Artifact:
         key = context.upstream_output.asset_key if context.upstream_output else context.asset_key
@@ -313,7 +379,7 @@ class ArtifactIOManager(dg.ConfigurableIOManager):
         if not handle.exists():
             raise FileNotFoundError(f"{key.to_user_string()} has no stored artifact ({handle} is missing): "
                                     f"materialize {key.to_user_string()} first")
-        artifact = Artifact.from_json(handle.read_text())
+        artifact = _read_handle(self.root, handle)
         if not Path(artifact.path).exists():
             raise FileNotFoundError(f"{key.to_user_string()}'s artifact file {artifact.path} is missing "
                                     "(removed by hand?): materialize it again")

@@ -1,12 +1,14 @@
 """Automation: the raw folders are observed, and what follows from them is materialized.
 
-``raw_data_sensor`` fingerprints the raw folders every 30 s. When a listing changed — a file
-added, removed, replaced or edited, whatever its mtime — it records a new data version of
-``raw_images`` / ``raw_labels`` and requests **one run** (a run key unique to that change) of
-every asset that follows the source through automated assets: the tables, the image stage, the
-features and the predictions; training is left to the user (the classifier is marked unsynced
-instead). A folder with entries younger than the settle time (perhaps still being written) is
-looked at again on the next tick.
+``raw_data_sensor`` looks at the raw folders on every tick of the daemon (every 5 s: a stat of
+each folder; the full listing when a folder changed, and at least every 30 s for edits in
+place). When a listing changed — a file added, removed, replaced or edited, whatever its mtime —
+and the next tick's listing is the same (the folder has settled: nothing is still being
+copied; file times are never compared with the clock, so a future-dated file counts like any
+other), it records a new data version of ``raw_images`` / ``raw_labels`` and requests **one
+run** (a run key unique to that change) of every asset that follows the source through
+automated assets: the tables, the image stage, the features and the predictions; training is
+left to the user (the classifier is marked unsynced instead).
 
 The run is requested by the sensor rather than left to the assets' eager conditions because
 Dagster 1.13 orders a condition's trigger and reset by materialization timestamps only: a source
@@ -16,18 +18,22 @@ UI, a retrained classifier).
 """
 
 import json
+import time
 
 import dagster as dg
 
 from .assets import ASSET_MODULES
 from .assets.images import IMAGE_RUN_TAGS
 from .assets.new_photos import incoming_batches
-from .assets.sources import LISTING_TAG, RAW_FOLDERS, keep_listing, observe_raw
-from .core.new_photos import batches, file_loose_photos
+from .assets.sources import LISTING_TAG, RAW_FOLDERS, keep_listing, raw_folders
+from .core.new_photos import batches, file_loose_photos, loose_photos
+from .core.settling import Watch, look
 from .jobs import new_photos_job
 from .resources import DataRootResource
 
-SETTLE_SECONDS = 10.0
+# The daemon evaluates sensors at most every 5 s (its loop); a tick that finds no folder changed
+# costs a stat per folder.
+TICK_SECONDS = 5
 DATA_VERSION_TAG = "dagster/data_version"
 
 
@@ -66,23 +72,27 @@ def _recorded_version(context: dg.SensorEvaluationContext, source: str) -> str |
     return record.event_log_entry.tags.get(DATA_VERSION_TAG) if record else None
 
 
-@dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED,
+@dg.sensor(minimum_interval_seconds=TICK_SECONDS, default_status=dg.DefaultSensorStatus.STOPPED,
            target=dg.AssetSelection.assets(*{k for keys in FOLLOWING.values() for k in keys}),
            description="Observes the raw image and survey folders; a changed listing (new, removed, replaced or edited "
-                       "files) becomes a new data version of raw_images / raw_labels and one run of what follows from it.")
+                       "files) that is the same at the next tick becomes a new data version of raw_images / raw_labels "
+                       "and one run of what follows from it.")
 def raw_data_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
-    # The cursor: one digest per source and a change counter — small however many files there are.
+    # The cursor: per source a few digests and times, and a change counter — small however many files there are.
     cursor = json.loads(context.cursor) if context.cursor else {}
     events, runs, waiting = [], [], []
     for source in RAW_FOLDERS:
-        listing = observe_raw(data_root, source, SETTLE_SECONDS)
-        known = cursor.get(source) or _recorded_version(context, source)
-        if listing.unsettled:
-            waiting.append(f"{source}: {listing.unsettled} entries modified in the last {SETTLE_SECONDS:.0f} s")
+        watch = Watch.from_cursor(cursor.get(source))
+        if watch.recorded is None:
+            watch.recorded = _recorded_version(context, source)
+        seen = look(watch, raw_folders(data_root, source), time.time())
+        cursor[source] = watch.to_cursor()
+        if not seen.changed:
+            if seen.why != "unchanged":
+                waiting.append(f"{source}: {seen.why}")
             continue
-        if listing.digest == known:
-            continue
-        cursor[source], cursor["changes"] = listing.digest, cursor.get("changes", 0) + 1
+        listing = seen.listing
+        cursor["changes"] = cursor.get("changes", 0) + 1
         events.append(dg.AssetObservation(asset_key=source, tags={DATA_VERSION_TAG: listing.digest},
                                           metadata={"entries": listing.entries}))
         selection = FOLLOWING[source]
@@ -93,8 +103,8 @@ def raw_data_sensor(context: dg.SensorEvaluationContext, data_root: DataRootReso
             tags[LISTING_TAG] = listing.digest
         runs.append(dg.RunRequest(run_key=f"{source}-{cursor['changes']}-{listing.digest[:16]}", asset_selection=selection,
                                   tags=tags))
-        context.log.info(f"{source} changed: {listing.entries} entries, data version {listing.digest[:12]}; "
-                         f"requesting {len(selection)} assets")
+        context.log.info(f"{source} changed ({seen.why}): {listing.entries} entries, data version "
+                         f"{listing.digest[:12]}; requesting {len(selection)} assets")
     if not events:
         return dg.SensorResult(skip_reason="; ".join(waiting) or "no change in the raw folders", cursor=json.dumps(cursor))
     return dg.SensorResult(asset_events=events, run_requests=runs, cursor=json.dumps(cursor))
@@ -108,35 +118,50 @@ def known_batches(context) -> set[str]:
     return set(instance.get_dynamic_partitions(incoming_batches.name))
 
 
-@dg.sensor(job=new_photos_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Files photos dropped loose into <data root>/incoming into a batch folder; every new or changed "
-                       "batch folder becomes a partition of the new-photo assets and one run of new_photos_job.")
+@dg.sensor(job=new_photos_job, minimum_interval_seconds=TICK_SECONDS, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Files photos dropped loose into <data root>/incoming into a batch folder once they stopped "
+                       "changing; every new or changed batch folder becomes a partition of the new-photo assets and "
+                       "one run of new_photos_job.")
 def incoming_photos_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
-    batch, moved = file_loose_photos(data_root.incoming, SETTLE_SECONDS)
+    # The cursor: batches' digests as last requested and as last seen, and the loose files as last
+    # seen. A photo (or a batch) is acted on once it looks the same at two ticks, whatever its mtime.
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    if "requested" not in cursor:  # older code's cursor: {batch: digest requested}
+        cursor = {"requested": cursor}
+    requested, seen, seen_loose = cursor.get("requested", {}), cursor.get("seen", {}), cursor.get("loose", {})
+    loose = {name: list(signature) for name, signature in loose_photos(data_root.incoming).items()}
+    ready = [name for name, signature in loose.items() if seen_loose.get(name) == signature]
+    batch, moved = file_loose_photos(data_root.incoming, ready) if ready else (None, 0)
     if batch:
         context.log.info(f"filed {moved} loose photos of {data_root.incoming} into the batch folder {batch}")
-    found, unusable = batches(data_root.incoming, SETTLE_SECONDS)
+    waiting = [f"{len(loose) - len(ready)} loose photos changed since the last tick: filed once they stop changing"
+               ] if len(loose) > len(ready) else []
+    found, unusable = batches(data_root.incoming)
     for problem in unusable:
         context.log.warning(f"incoming/{problem}: skipped (rename the folder)")
-    cursor, known = json.loads(context.cursor) if context.cursor else {}, known_batches(context)
-    added, runs, waiting = [], [], []
+    known = known_batches(context)
+    added, runs = [], []
     for b in found:
-        if b.unsettled or not b.files:
-            waiting.append(f"{b.name}: " + (f"{b.unsettled} files modified in the last {SETTLE_SECONDS:.0f} s"
-                                            if b.unsettled else "empty"))
+        settled = seen.get(b.name) == b.digest or b.name == batch  # filed from settled photos just now
+        seen[b.name] = b.digest
+        if not b.files or not settled:
+            waiting.append(f"{b.name}: " + ("empty" if not b.files else "changed since the last tick: settling"))
             continue
-        if cursor.get(b.name) == b.digest and b.name in known:
+        if requested.get(b.name) == b.digest and b.name in known:
             continue
         added += [] if b.name in known else [b.name]
-        cursor[b.name] = b.digest
+        requested[b.name] = b.digest
         runs.append(dg.RunRequest(partition_key=b.name, run_key=f"{b.name}-{b.digest[:16]}",
                                   tags={"fashion_assets/change": "incoming"}))
         context.log.info(f"batch {b.name}: {b.files} files, " + ("new" if b.name not in known else "changed"))
-    cursor = {name: digest for name, digest in cursor.items() if name in {b.name for b in found}}
+    names = {b.name for b in found}
+    cursor = json.dumps({"requested": {n: d for n, d in requested.items() if n in names},
+                         "seen": {n: d for n, d in seen.items() if n in names},
+                         "loose": {n: s for n, s in loose.items() if n not in ready}})
     if not runs:
         return dg.SensorResult(skip_reason="; ".join(waiting + unusable) or "no new or changed batch in incoming/",
-                               cursor=json.dumps(cursor))
-    return dg.SensorResult(run_requests=runs, cursor=json.dumps(cursor),
+                               cursor=cursor)
+    return dg.SensorResult(run_requests=runs, cursor=cursor,
                            dynamic_partitions_requests=[incoming_batches.build_add_request(added)] if added else [])
 
 

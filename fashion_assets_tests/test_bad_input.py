@@ -13,6 +13,7 @@ from PIL import Image
 
 from fashion_assets.assets.images import IMAGE_RUN_TAGS
 from fashion_assets.core.datagen.writer import GeneratorConfig, generate
+from fashion_assets.core.filenames import shown_name
 from fashion_assets.core.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import SegmentationResource
@@ -61,6 +62,10 @@ def plant(raw: Path) -> list[dict]:
     case(images, "W_90009_50_ivy_M.jpg", "broken symbolic link")
     os.symlink(images / "W_90001_50_classic_W.jpg", images / "W_90010_50_classic_W.jpg")
     case(images, "W_90010_50_classic_W.jpg", "row")  # a link to a good file is that file
+    # A name from another system's share: byte 0xff is no UTF-8 (the row names it escaped).
+    case(images, os.fsdecode(b"W_90011_50_classic_W\xff.jpg"), "file name is not valid UTF-8", jpeg)
+    os.symlink("/dev/zero", images / "W_90012_50_classic_W.jpg")
+    case(images, "W_90012_50_classic_W.jpg", "not a regular file (a symbolic link to /dev/zero, which is a character device)")
 
     name = sorted(labels.glob("*.json"))[0].name
     stem = name[: -len(".json")]
@@ -74,6 +79,13 @@ def plant(raw: Path) -> list[dict]:
     case(labels, "old", "sub-folder")
     os.symlink(labels / "nowhere.json", labels / f"{stem}5.json")
     case(labels, f"{stem}5.json", "broken symbolic link")
+    case(labels, f"{stem}6.json", "duplicate key 'Q5'", survey.replace(b'"Q5":', b'"Q5":1,"Q5" :'))
+    case(labels, f"{stem}7.json", "nested too deep",
+         survey.replace(b'"R_id":', b'"extra":' + b"[" * 1000 + b"]" * 1000 + b',"R_id":'))
+    case(labels, f"{stem}8.json", "imgName is {'a': 1}, not a string", survey.replace(b'"imgName":', b'"imgName":{"a":1},"x":', 1))
+    case(labels, os.fsdecode(stem.encode() + b"\xfe.json"), "file name is not valid UTF-8", survey)
+    os.symlink("/dev/zero", labels / f"{stem}9.json")
+    case(labels, f"{stem}9.json", "not a regular file")
     return cases
 
 
@@ -103,7 +115,7 @@ def test_each_case_ends_where_the_readme_says(corpus):
     quarantine = {(q.folder, q.file_name): q.reason for q in
                   [*defs.load_asset_value("image_quarantine").itertuples(), *defs.load_asset_value("label_quarantine").itertuples()]}
     for case in cases:
-        key = (case["folder"], case["name"])
+        key = (case["folder"], shown_name(case["name"]))
         if case["expect"] == "row":
             assert key in rows and key not in quarantine, case
         else:
@@ -116,7 +128,7 @@ def test_every_folder_entry_is_a_row_or_a_quarantine_row(corpus):
     quarantine = [defs.load_asset_value("image_quarantine"), defs.load_asset_value("label_quarantine")]
     for split, folder in [*IMAGE_FOLDERS.items(), *LABEL_FOLDERS.items()]:
         table = images if folder in IMAGE_FOLDERS.values() else labels
-        entries = set(os.listdir(root / "raw" / folder))
+        entries = set(map(shown_name, os.listdir(root / "raw" / folder)))  # as a table holds a name
         accounted = set(table[table.split == split].file_name) | {n for q in quarantine for n in q[q.folder == folder].file_name}
         assert entries == accounted, folder
         assert len(entries) == (table.split == split).sum() + sum((q.folder == folder).sum() for q in quarantine)

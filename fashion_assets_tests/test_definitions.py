@@ -107,3 +107,29 @@ def test_make_champion_rebuilds_everything_after_the_champion_except_the_photo_b
     rebuilt = {k.to_user_string() for k in chosen["CHAMPION_REBUILD"]}
     assert {"classifier_onnx", "feature_matrix", "preference_predictions"} <= rebuilt
     assert "incoming_predictions" not in rebuilt
+
+
+def test_a_setting_out_of_range_stops_its_step_before_any_work_naming_the_field(tmp_path):
+    """``image_size: 0`` once failed deep in training: every numeric setting has its range, checked
+    when the step starts (Dagster checks the types at launch)."""
+    import pytest
+    from pydantic import ValidationError
+
+    from fashion_assets.assets.classifier import StyleClassifierConfig
+
+    for bad, field in (({"image_size": 0}, "image_size"), ({"epochs": 0}, "epochs"),
+                       ({"holdout_fraction": 1.0}, "holdout_fraction"), ({"random_erasing": 2.0}, "random_erasing")):
+        with pytest.raises(ValidationError, match=field):
+            StyleClassifierConfig(**bad)
+    for folder in ("training_label", "validation_label", "training_image", "validation_image"):
+        (tmp_path / "raw" / folder).mkdir(parents=True)
+    root = build_definitions(tmp_path)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(list(root.assets), selection=["label_table", "label_quarantine"], resources=root.resources,
+                                instance=instance, raise_on_error=False,
+                                run_config={"ops": {"label_files": {"config": {"chunk_size": 0}}}})
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.to_string()
+    assert "chunk_size" in message and "greater than or equal to 1" in message
+    assert not (tmp_path / "warehouse.duckdb").exists()  # nothing was parsed or stored

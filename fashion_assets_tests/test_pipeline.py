@@ -50,7 +50,7 @@ def test_the_whole_graph_on_tiny_data_with_faults(pipeline):
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["image_set_complete"].passed and checks["style_classifier_beats_chance"].passed
     image_set = defs.load_asset_value("image_set")
-    fm = load_feature_matrix(result.output_for_node("feature_matrix").path)
+    fm = load_feature_matrix(defs.load_asset_value("feature_matrix").path)
     assert fm.features.shape == (image_set.sha1.nunique(), 512) and len(fm.index) == len(image_set)
     neighbours = defs.load_asset_value("image_neighbours")
     assert (neighbours.sha1 != neighbours.neighbour_sha1).all()
@@ -91,7 +91,7 @@ def test_new_answers_refresh_the_predictions_incrementally_as_a_full_recompute_w
     assert len(preds) == len(before) + 1
     # Stored scores equal scoring every answer again with the same fit.
     fit = load_fit(result.output_for_node("preference_model").path)
-    fm = load_feature_matrix(json.loads((root / "artifacts" / "feature_matrix" / "handle.json").read_text())["path"])
+    fm = load_feature_matrix(defs.load_asset_value("feature_matrix").path)
     rows = dict(zip(fm.index.split + "/" + fm.index.file_name, fm.index.row))
     valid = defs.load_asset_value("valid_labels").assign(like=lambda d: (d.Q5 == 2).astype(int),
                                                         image=lambda d: d.split + "/" + d.jpg_name)
@@ -122,13 +122,18 @@ def test_new_photos_dropped_into_incoming_get_classes_neighbours_fans_and_a_cont
     incoming = root / "incoming"
     incoming.mkdir()
     photos = sorted(PHOTOS.iterdir())[:3]
-    for p in photos:
+    for p in photos[:-1]:
         _old(shutil.copy(p, incoming / p.name))
+    future = time.time() + 365 * 86400  # a camera with a wrong clock: filed like any other once it stops changing
+    shutil.copy(photos[-1], incoming / photos[-1].name)
+    os.utime(incoming / photos[-1].name, (future, future))
     (incoming / "notes.txt").write_text("not a photo")
     _old(incoming / "notes.txt")
     resources = {"data_root": DataRootResource(root=str(root))}
     with dg.DagsterInstance.ephemeral() as instance:
-        tick = incoming_photos_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        seen = incoming_photos_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        assert not seen.run_requests and "filed once they stop changing" in seen.skip_reason.skip_message
+        tick = incoming_photos_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=seen.cursor))
         (request,) = tick.run_requests
         (batch,) = tick.dynamic_partitions_requests[0].partition_keys
         assert request.partition_key == batch
@@ -147,7 +152,7 @@ def test_new_photos_dropped_into_incoming_get_classes_neighbours_fans_and_a_cont
         # The classes are the pooled classifier's: the ONNX logits with the champion's colour expert.
         onnx = defs.load_asset_value("classifier_onnx", instance=instance)
         x = load_uint8(list(crops.set_index("file_name").loc[preds.file_name, "crop"]), onnx.settings["image_size"])
-        entry = json.loads(Path(onnx.settings["colour_expert"]).read_text())
+        entry = json.loads((onnx.folder / onnx.settings["colour_expert"]).read_text())
         pooled = softmax(pooled_scores(run_onnx(onnx_session(onnx.path), x)["logits"], x, entry), axis=1)
         np.testing.assert_allclose(preds.probability_1, pooled.max(axis=1), atol=1e-6)
         assert entry["weight"] == onnx.settings["network_weight"]
@@ -170,7 +175,9 @@ def test_new_photos_dropped_into_incoming_get_classes_neighbours_fans_and_a_cont
         again = incoming_photos_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=tick.cursor))
         assert not again.run_requests
         _old(shutil.copy(sorted(PHOTOS.iterdir())[3], incoming / batch / "late.jpg"))
-        changed = incoming_photos_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=tick.cursor))
+        seen = incoming_photos_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=tick.cursor))
+        assert not seen.run_requests and "settling" in seen.skip_reason.skip_message
+        changed = incoming_photos_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=seen.cursor))
         assert [r.partition_key for r in changed.run_requests] == [batch] and not changed.dynamic_partitions_requests
         result = job.execute_in_process(partition_key=batch, instance=instance)
         # The new photo and the quarantined file (tried again) are processed; the rest keep their rows.

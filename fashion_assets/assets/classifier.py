@@ -49,7 +49,7 @@ def channel_stats(context: dg.AssetExecutionContext, image_set: pd.DataFrame) ->
 
 
 class TrainingPlanConfig(dg.Config):
-    target_per_class: int = Field(default=2000, description="Samples per class the augmentation aims at (the seed's 2,000).")
+    target_per_class: int = Field(default=2000, ge=1, description="Samples per class the augmentation aims at (the seed's 2,000).")
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
@@ -67,14 +67,14 @@ def training_plan(config: TrainingPlanConfig, image_set: pd.DataFrame) -> dg.Out
 
 class StyleClassifierConfig(dg.Config):
     recipe: str = Field(default="improved", description="'seed' (the seed's recipe) or 'improved'.")
-    epochs: int = Field(default=30, description="Maximum epochs (early stopping on the holdout may end sooner).")
-    batch_size: int = Field(default=64, description="Images per step.")
-    image_size: int = Field(default=224, description="Training resolution (the crops are resized to it); the feature "
+    epochs: int = Field(default=30, ge=1, description="Maximum epochs (early stopping on the holdout may end sooner).")
+    batch_size: int = Field(default=64, ge=1, description="Images per step.")
+    image_size: int = Field(default=224, ge=32, description="Training resolution (the crops are resized to it); the feature "
                                                      "matrix and every consumer read it from the checkpoint.")
-    samples_per_epoch: int = Field(default=0, description="0 = the seed's augmented dataset size (training_plan's "
+    samples_per_epoch: int = Field(default=0, ge=0, description="0 = the seed's augmented dataset size (training_plan's "
                                                           "augmented samples, ~61.6k at full scale) less the holdout share.")
-    patience: int = Field(default=8, description="Epochs without holdout improvement before stopping.")
-    holdout_fraction: float = Field(default=0.15, description="Stratified share of training images used to pick the epoch.")
+    patience: int = Field(default=8, ge=1, description="Epochs without holdout improvement before stopping.")
+    holdout_fraction: float = Field(default=0.15, gt=0, lt=1, description="Stratified share of training images used to pick the epoch.")
     seed_protocol: bool = Field(default=True, description="Also score validation every epoch to report the seed's "
                                                           "protocol (best epoch on validation); never used to choose.")
     resume: bool = Field(default=True, description="Continue an interrupted run when its inputs and settings match.")
@@ -82,11 +82,11 @@ class StyleClassifierConfig(dg.Config):
                                                                "uses it). benchmarks/cpu_training.py measures it.")
     cpu_bf16: bool = Field(default=False, description="On a CPU with bf16 instructions (avx512_bf16, AMX): bfloat16 "
                                                       "autocast while training; the checkpoint stays float32.")
-    mixup: float = Field(default=0.0, description="Mixup's Beta(a, a) parameter a (0 = off): each batch is blended with "
+    mixup: float = Field(default=0.0, ge=0, description="Mixup's Beta(a, a) parameter a (0 = off): each batch is blended with "
                                                   "a shuffled copy of itself, and its loss likewise.")
-    random_erasing: float = Field(default=0.0, description="Probability that a training image has a random rectangle "
+    random_erasing: float = Field(default=0.0, ge=0, le=1, description="Probability that a training image has a random rectangle "
                                                            "(2-33% of it) replaced by noise (0 = off).")
-    colour_jitter: float = Field(default=0.2, description="Brightness, contrast and saturation jitter of the training "
+    colour_jitter: float = Field(default=0.2, ge=0, le=1, description="Brightness, contrast and saturation jitter of the training "
                                                          "augmentation (0.2 = ±20%; 0 = colours kept as photographed).")
 
 

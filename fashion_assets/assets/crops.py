@@ -19,8 +19,8 @@ from .metadata import markdown, table_metadata
 
 
 class CropConfig(dg.Config):
-    size: int = Field(default=224, description="Output side in pixels (the seed used ResNet's 224).")
-    workers: int = Field(default=0, description="Worker processes; 0 = one per core.")
+    size: int = Field(default=224, ge=32, description="Output side in pixels (the seed used ResNet's 224).")
+    workers: int = Field(default=0, ge=0, description="Worker processes; 0 = one per core.")
 
 
 @image_step("cropped_images", "The partition's segmented figures cropped to their bounding box, width padded with "

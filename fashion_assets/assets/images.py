@@ -56,7 +56,7 @@ def workers_or_cores(workers: int) -> int:
 
 
 class WorkersConfig(dg.Config):
-    workers: int = Field(default=0, description="Worker processes (one model session each); 0 = one per core.")
+    workers: int = Field(default=0, ge=0, description="Worker processes (one model session each); 0 = one per core.")
 
 
 def image_step(images: str, images_about: str, quarantine: str, quarantine_about: str, kind: str):

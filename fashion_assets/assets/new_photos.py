@@ -90,9 +90,9 @@ def incoming_crops(context: dg.AssetExecutionContext, config: WorkersConfig, dat
 
 
 class NewPhotoConfig(dg.Config):
-    top_classes: int = Field(default=3, description="Classes shown per photo.")
-    neighbours: int = Field(default=5, description="Most similar training images per photo.")
-    respondents: int = Field(default=5, description="Respondents most likely to like each photo.")
+    top_classes: int = Field(default=3, ge=1, description="Classes shown per photo.")
+    neighbours: int = Field(default=5, ge=1, description="Most similar training images per photo.")
+    respondents: int = Field(default=5, ge=1, description="Respondents most likely to like each photo.")
 
 
 def same_champion(classifier_onnx: Artifact, feature_matrix: Artifact, preference_model: Artifact) -> None:
@@ -151,7 +151,8 @@ def incoming_predictions(context: dg.AssetExecutionContext, config: NewPhotoConf
     out = (run_onnx(onnx_session(classifier_onnx.path), images) if len(photos)
            else {"logits": np.zeros((0, len(s["class_names"]))), "features": np.zeros((0, int(feature_matrix.settings["dimensions"])))})
     if len(photos) and s.get("colour_expert"):  # the classifier's classes: its logits pooled with its colour expert
-        out["logits"] = pooled_scores(out["logits"], images, json.loads(Path(s["colour_expert"]).read_text()))
+        out["logits"] = pooled_scores(out["logits"], images,
+                                      json.loads((classifier_onnx.folder / s["colour_expert"]).read_text()))
     classes = top_classes(out["logits"], s["class_names"], config.top_classes)
     # Nearest training images (the feature matrix is of the same champion as the ONNX model).
     fm = load_feature_matrix(feature_matrix.path)

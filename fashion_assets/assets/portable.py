@@ -58,7 +58,7 @@ def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactS
                         settings={"image_size": s["image_size"], "class_names": s["class_names"], "opset": OPSET,
                                   "input": "images: uint8 (N, 3, S, S), RGB 0-255; normalisation is in the graph",
                                   "outputs": list(OUTPUTS), "classifier_version": champion_classifier.version,
-                                  "colour_expert": None if colour is None else str(colour),
+                                  "colour_expert": None if colour is None else colour.name,  # in the artifact's folder
                                   "network_weight": s.get("network_weight", 1.0)})
     yield dg.Output(artifact, data_version=dg.DataVersion(f"{champion_classifier.version}-opset{OPSET}"), metadata={
         "max_abs_difference": dg.MetadataValue.json(difference),

@@ -43,7 +43,7 @@ VALID_LABELS_IN = dg.AssetIn(metadata={"columns": ANSWER_COLUMNS})
 
 
 class PreferenceFitConfig(dg.Config):
-    autoencoder_epochs: int = Field(default=200, description="Epochs of the seed's autoencoder variant.")
+    autoencoder_epochs: int = Field(default=200, ge=1, description="Epochs of the seed's autoencoder variant.")
 
 
 def answers_with_features(context, valid_labels: pd.DataFrame, fm: FeatureMatrix) -> tuple[pd.DataFrame, dict, int]:

@@ -25,10 +25,10 @@ GROUP = "catalogue"
 
 class ProductClassifierConfig(dg.Config):
     level: str = Field(default="Class", description="Label level: masterCategory, Class or articleType.")
-    min_items: int = Field(default=20, description="Classes with fewer products are left out (articleType has many tiny ones).")
-    image_size: int = Field(default=64, description="Training resolution (the photos are 224x224).")
-    epochs: int = Field(default=10, description="Maximum epochs; the epoch is chosen on the validation split.")
-    samples_per_epoch: int = Field(default=0, description="0 = one pass over the training split.")
+    min_items: int = Field(default=20, ge=1, description="Classes with fewer products are left out (articleType has many tiny ones).")
+    image_size: int = Field(default=64, ge=32, description="Training resolution (the photos are 224x224).")
+    epochs: int = Field(default=10, ge=1, description="Maximum epochs; the epoch is chosen on the validation split.")
+    samples_per_epoch: int = Field(default=0, ge=0, description="0 = one pass over the training split.")
     recipe: str = Field(default="improved", description="'seed' or 'improved' (the same recipes as the style classifier).")
     pretrained_weights: str | None = Field(default=None, description="Local torchvision ResNet-18 state_dict file for "
                                                                       "transfer learning; none = from scratch (no download).")
@@ -145,7 +145,7 @@ def product_features(context: dg.AssetExecutionContext, torch_device: TorchDevic
 
 
 class RecommendationConfig(dg.Config):
-    k: int = Field(default=5, description="Similar products per product.")
+    k: int = Field(default=5, ge=1, description="Similar products per product.")
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="3")

@@ -36,9 +36,9 @@ def catalogue_products(context: dg.AssetExecutionContext, catalogue: CatalogueRe
 
 
 class ProductClassConfig(dg.Config):
-    subcategory_min: int = Field(default=105, description="A subCategory with more items than this becomes a Class.")
+    subcategory_min: int = Field(default=105, ge=0, description="A subCategory with more items than this becomes a Class.")
     keep_article_types: list[str] = Field(default=["Tshirts", "Shirts"], description="articleTypes kept as their own Class.")
-    min_class_count: int = Field(default=5, description="Classes with fewer items are dropped (and reported).")
+    min_class_count: int = Field(default=5, ge=1, description="Classes with fewer items are dropped (and reported).")
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2")

@@ -14,6 +14,18 @@ from ..resources import ModelRegistryResource
 from .classifier import ARTIFACT, EAGER, GROUP, MODEL_NAME, style_classifier
 
 
+def champion_drift(registry, name: str, materialized: str) -> str | None:
+    """A warning when the registry's champion alias has moved since ``materialized`` (the version
+    string of the champion handle the new-photo assets use, ``v<N>-<digest>``) was built, else None."""
+    champion = registry.champion(name)
+    used = materialized.split("-", 1)[0].lstrip("v")
+    if champion is None or str(champion.version) == used:
+        return None
+    return (f"the registry's {name} champion is version {champion.version}, but the materialized models (classifier_onnx, "
+            f"feature_matrix) are from version {used}: photos are predicted with version {used} until they are rebuilt — "
+            f"`make champion VERSION={champion.version}` (or materialize champion_classifier and what follows in the UI)")
+
+
 def champion_output(context: dg.AssetExecutionContext, registry, name: str, trained_by: str,
                     **settings) -> dg.Output:
     """The handle of registered model ``name``'s version under the champion alias (its checkpoint

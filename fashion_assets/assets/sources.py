@@ -2,8 +2,6 @@
 listing, so any added, removed or edited file marks the tables built from them stale (and,
 with automation on, re-materializes them)."""
 
-import time
-
 import dagster as dg
 
 from ..core.fingerprint import Listing, fingerprint, load_listing, save_listing
@@ -16,9 +14,14 @@ LISTING_TAG = "fashion_assets/listing"  # a run's tag: the data version whose li
 KEEP_LISTINGS = 4  # per source; a run starts seconds after the tick that kept its listing
 
 
-def observe_raw(data_root: DataRootResource, source: str, settle_seconds: float = 0.0):
+def raw_folders(data_root: DataRootResource, source: str) -> list:
+    """The folders of one raw source."""
+    return [data_root.raw / f for f in RAW_FOLDERS[source].values()]
+
+
+def observe_raw(data_root: DataRootResource, source: str):
     """The fingerprint of one raw source's folders."""
-    return fingerprint([data_root.raw / f for f in RAW_FOLDERS[source].values()], time.time_ns(), settle_seconds)
+    return fingerprint(raw_folders(data_root, source))
 
 
 def keep_listing(data_root: DataRootResource, source: str, listing: Listing) -> None:

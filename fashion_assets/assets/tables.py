@@ -5,7 +5,6 @@ downstream fresh); each check is declared on the asset it guards and emitted wit
 table follows its raw folders eagerly when automation is on (they are cheap).
 """
 
-import contextlib
 import hashlib
 
 import dagster as dg
@@ -56,8 +55,8 @@ def image_files(context: dg.AssetExecutionContext, data_root: DataRootResource):
 
 
 class LabelScanConfig(dg.Config):
-    workers: int = Field(default=0, description="Parser processes; 0 = one per CPU core.")
-    chunk_size: int = Field(default=4000, description="Files per work item handed to a parser process.")
+    workers: int = Field(default=0, ge=0, description="Parser processes; 0 = one per CPU core.")
+    chunk_size: int = Field(default=4000, ge=1, description="Files per work item handed to a parser process.")
     full_reparse: bool = Field(default=False, description="Parse every file again instead of only new or changed "
                                                           "ones (name, size and mtime compared with the stored rows).")
 
@@ -72,16 +71,8 @@ def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data
     table is changed in place (new rows inserted, rows of changed or deleted files removed), not
     rewritten. Its data version is a hash of the file listing (name, size, mtime) it was parsed from.
     In a run raw_data_sensor requested, that listing is the one the sensor took (a file changed
-    since is the next tick's change)."""
-    # An incremental scan keeps the warehouse open for the step: the matching, the stored
-    # quarantine, both tables and the check share one open (~12 ms each on the 2-core machine).
-    # A full re-parse does not hold it for the minute it parses.
-    with contextlib.nullcontext() if config.full_reparse else warehouse.get_connection():
-        yield from _scan_labels(context, config, data_root, warehouse)
-
-
-def _scan_labels(context: dg.AssetExecutionContext, config: LabelScanConfig, data_root: DataRootResource,
-                 warehouse: WarehouseResource):
+    since is the next tick's change). The warehouse is not held while files are parsed: a run
+    beside this one (another refresh, the daemon's) takes its turn on the file meanwhile."""
     progress: Progress | None = None
 
     def report(done: int, total: int) -> None:
@@ -217,7 +208,7 @@ def user_preferences(valid_labels: pd.DataFrame) -> dg.Output[pd.DataFrame]:
 
 
 class PreferenceReportConfig(dg.Config):
-    top_n: int = Field(default=100, description="How many respondents (most answers first) the report lists.")
+    top_n: int = Field(default=100, ge=1, description="How many respondents (most answers first) the report lists.")
 
 
 @dg.asset(group_name=GROUP, kinds={"html"}, code_version="2", automation_condition=EAGER)

@@ -11,10 +11,17 @@ vocabulary check can report it instead of the row vanishing.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
 from .vocabulary import ERA_YEARS, PREFIXES, SEXES, class_label, is_known_class, normalise_style
+
+def shown_name(name: str) -> str:
+    """A file name as a table can hold it: its bytes (``os.fsencode``), those that are not UTF-8
+    (a name from another system's share) written as ``\\xff`` escapes. A UTF-8 name is itself."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
 
 IMAGE_PATTERN = "{W|T}_{imageID}_{era}_{style}_{sex}.jpg"
 LABEL_PATTERN = "{W|T}_{imageID}_{era}_{style}_{sex}_{surveyID}.json"

@@ -35,7 +35,6 @@ class Entries:
 class Listing:
     digest: str
     entries: int
-    unsettled: int  # entries modified within the settle time (perhaps still being written)
     folders: dict[str, Entries] = field(default_factory=dict)  # folder name → its entries (missing: absent)
 
 
@@ -53,12 +52,12 @@ def read_folder(folder: Path) -> Entries:
                    np.array(mtimes, dtype=np.int64))
 
 
-def fingerprint(folders: list[Path], now_ns: int | None = None, settle_seconds: float = 0.0) -> Listing:
+def fingerprint(folders: list[Path]) -> Listing:
     """Digest of the listings of ``folders`` (a missing folder counts as empty, and says so);
-    the listing itself is kept in ``Listing.folders``."""
+    the listing itself is kept in ``Listing.folders``. Whether a folder has settled is
+    ``core.settling``'s to say (two listings a tick apart), never the mtimes against the clock."""
     h = hashlib.sha256()
-    entries = unsettled = 0
-    settled_before = None if now_ns is None else now_ns - int(settle_seconds * 1e9)
+    entries = 0
     kept = {}
     for folder in folders:
         h.update(f"\0{Path(folder).name}\0".encode())
@@ -66,14 +65,12 @@ def fingerprint(folders: list[Path], now_ns: int | None = None, settle_seconds: 
             h.update(b"<missing>")
             continue
         found = kept[Path(folder).name] = read_folder(Path(folder))
-        if settled_before is not None:
-            unsettled += int((found.mtimes > settled_before).sum())
         order = sorted(range(len(found.names)), key=found.names.__getitem__)  # names are unique in a folder
         entries += len(order)
         lines = map("{}\0{}\0{}\0{}\n".format, [found.names[k] for k in order], found.kinds[order].tolist(),
                     found.sizes[order].tolist(), found.mtimes[order].tolist())
         h.update("".join(lines).encode("utf-8", "surrogateescape"))
-    return Listing(h.hexdigest(), entries, unsettled, kept)
+    return Listing(h.hexdigest(), entries, kept)
 
 
 def save_listing(listing: Listing, path: Path) -> None:
@@ -98,4 +95,4 @@ def load_listing(path: Path) -> Listing:
             folders[str(data[f"folder{k}"])] = Entries(blob.split("\0") if blob else [], data[f"kinds{k}"],
                                                        data[f"sizes{k}"], data[f"mtimes{k}"])
             k += 1
-        return Listing(str(data["digest"]), int(data["entries"]), 0, folders)
+        return Listing(str(data["digest"]), int(data["entries"]), folders)

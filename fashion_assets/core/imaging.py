@@ -43,7 +43,7 @@ def decode_rgb(path: Path, min_side: int = 0) -> tuple[np.ndarray, tuple[int, in
         # A photo taken sideways is stored sideways with an EXIF note: turn it upright first.
         if im.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
             size = size[::-1]
-        im = ImageOps.exif_transpose(im)
+        im = _eight_bit(ImageOps.exif_transpose(im))
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
             # Transparent pixels are background: composite onto white rather than black.
             rgba = im.convert("RGBA")
@@ -55,6 +55,22 @@ def decode_rgb(path: Path, min_side: int = 0) -> tuple[np.ndarray, tuple[int, in
     except Exception as exc:  # PIL raises many types for broken files
         raise ImageProblem(f"cannot decode image ({type(exc).__name__}: {exc})") from exc
     return rgb, size
+
+
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """A 16-bit or 32-bit grey image (PNG, TIFF) scaled to 8 bits. PIL's own conversion clips
+    every value above 255, which turns a 16-bit photo white."""
+    if im.mode.startswith("I;16"):
+        levels = np.asarray(im, dtype=np.float64) / 257.0
+    elif im.mode == "I":
+        levels = np.asarray(im, dtype=np.float64)
+        levels = levels / 257.0 if levels.max(initial=0) > 255 else levels
+    elif im.mode == "F":
+        levels = np.asarray(im, dtype=np.float64)
+        levels = levels * 255.0 if levels.max(initial=0) <= 1.0 else levels
+    else:
+        return im
+    return Image.fromarray(np.clip(np.rint(levels), 0, 255).astype(np.uint8), mode="L")
 
 
 def white_ratio(rgb: np.ndarray) -> float:

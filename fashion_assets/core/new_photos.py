@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from scipy.special import softmax
 
 from .batch import sha1_of
 from .features import best_k
+from .filenames import shown_name
 from .fingerprint import fingerprint
 
 BATCH_PREFIX = "batch-"
@@ -30,7 +32,6 @@ class Batch:
     name: str  # the folder's name: the partition key
     digest: str  # fingerprint of its listing: a new digest means the batch changed
     files: int
-    unsettled: int  # entries modified within the settle time (perhaps still being copied)
 
 
 def usable_batch_name(name: str) -> str | None:
@@ -38,21 +39,36 @@ def usable_batch_name(name: str) -> str | None:
     bad = [s for s in UNUSABLE_IN_KEYS if s in name]
     if name.startswith("."):
         return "hidden folder"
+    if shown_name(name) != name:
+        return "the name is not valid UTF-8"
     return f"the name contains {bad!r}, which a partition key may not" if bad else None
 
 
-def file_loose_photos(incoming: Path, settle_seconds: float = 10.0, now: float | None = None) -> tuple[str | None, int]:
-    """Move the settled loose files of ``incoming`` into a new batch folder named after the time
-    (``batch-YYYYmmdd-HHMMSS``, made unique). Returns (the batch, files moved); (None, 0) when
-    there was nothing to file. Files still being written (younger than ``settle_seconds``) and
-    hidden files stay where they are."""
+def loose_photos(incoming: Path) -> dict[str, tuple[int, int]]:
+    """The files dropped loose into ``incoming`` (not hidden, not in a batch folder), each with its
+    (size, mtime in ns): what tells a sensor, at its next tick, whether the file is still being
+    written."""
+    incoming = Path(incoming)
+    if not incoming.is_dir():
+        return {}
+    found = {}
+    for e in os.scandir(incoming):
+        if e.is_file(follow_symlinks=False) and not e.name.startswith("."):
+            st = e.stat(follow_symlinks=False)
+            found[e.name] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def file_loose_photos(incoming: Path, names: Iterable[str] | None = None, now: float | None = None) -> tuple[str | None, int]:
+    """Move loose files of ``incoming`` (``names``; default: every loose photo) into a new batch
+    folder named after the time (``batch-YYYYmmdd-HHMMSS``, made unique). Returns (the batch,
+    files moved); (None, 0) when there was nothing to file. Hidden files stay where they are."""
     incoming = Path(incoming)
     if not incoming.is_dir():
         return None, 0
     now = time.time() if now is None else now
-    loose = sorted([e for e in os.scandir(incoming)
-                   if e.is_file(follow_symlinks=False) and not e.name.startswith(".")
-                   and e.stat(follow_symlinks=False).st_mtime <= now - settle_seconds], key=lambda e: e.name)
+    loose = loose_photos(incoming)
+    loose = sorted(loose if names is None else set(names) & set(loose))
     if not loose:
         return None, 0
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
@@ -63,27 +79,26 @@ def file_loose_photos(incoming: Path, settle_seconds: float = 10.0, now: float |
     folder = incoming / name
     folder.mkdir()
     for entry in loose:
-        os.replace(entry.path, folder / entry.name)  # a rename: atomic, in the same file system
+        os.replace(incoming / entry, folder / entry)  # a rename: atomic, in the same file system
     return name, len(loose)
 
 
-def batches(incoming: Path, settle_seconds: float = 0.0, now_ns: int | None = None) -> tuple[list[Batch], list[str]]:
+def batches(incoming: Path) -> tuple[list[Batch], list[str]]:
     """(every usable batch folder with its fingerprint, folders that cannot be batches with why)."""
     incoming = Path(incoming)
     found, unusable = [], []
     if not incoming.is_dir():
         return found, unusable
-    now_ns = time.time_ns() if now_ns is None else now_ns
     for entry in sorted(os.scandir(incoming), key=lambda e: e.name):
         if not entry.is_dir(follow_symlinks=False):
             continue
         problem = usable_batch_name(entry.name)
         if problem:
             if not entry.name.startswith("."):
-                unusable.append(f"{entry.name}: {problem}")
+                unusable.append(f"{shown_name(entry.name)}: {problem}")
             continue
-        listing = fingerprint([Path(entry.path)], now_ns, settle_seconds)
-        found.append(Batch(entry.name, listing.digest, listing.entries, listing.unsettled))
+        listing = fingerprint([Path(entry.path)])
+        found.append(Batch(entry.name, listing.digest, listing.entries))
     return found, unusable
 
 
@@ -96,6 +111,10 @@ def list_batch(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, unreadable = [], []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.name.startswith("."):
+            continue
+        if shown_name(entry.name) != entry.name:
+            unreadable.append({"file_name": shown_name(entry.name), "reason": "the file name is not valid UTF-8 (its "
+                                                                              "bytes are shown escaped): rename it"})
             continue
         if not entry.is_file():
             unreadable.append({"file_name": entry.name, "reason": "not a file (a folder inside a batch is not read)"})

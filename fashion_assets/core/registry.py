@@ -2,6 +2,10 @@
 (``<data root>/mlflow``: a SQLite database and an artifact folder; no server needed, ``make
 mlflow`` shows it in MLflow's UI).
 
+MLflow stores absolute artifact locations; a store opened in another folder than it was written
+in (the data root copied with ``cp -a`` or moved) has them re-rooted first, so that the copy's
+training never writes into — and its champion never points into — the original.
+
 Every training run is an MLflow run (its settings, per-epoch metrics, the figures it reports, its
 plots and the checkpoint) and registers a model version tagged with the Dagster run id and the
 version of its inputs. Consumers use the version under the ``champion`` alias; the alias moves
@@ -56,6 +60,7 @@ class Registry:
         from mlflow import MlflowClient
 
         Path(self.root).mkdir(parents=True, exist_ok=True)
+        reroot(Path(self.root))
         return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     def experiment_id(self, client, name: str) -> str:
@@ -138,6 +143,41 @@ class Registry:
         return ModelVersion(found.name, int(found.version), found.run_id, run.info.experiment_id,
                             files[0] if files else folder / "model.pt", dict(found.tags or {}),
                             named or tuple(getattr(found, "aliases", ()) or ()))
+
+
+def reroot(root: Path) -> int:
+    """Rewrite the store's absolute locations when it was written under another folder than
+    ``root`` (told by the experiments' artifact locations, ``<root>/artifacts/<name>``): every
+    text value naming the old root names the same place under this one, in one transaction.
+    Returns how many values changed."""
+    import sqlite3
+
+    db = Path(root) / "mlflow.db"
+    if not db.exists():
+        return 0
+    new_uri, new_path = Path(root).resolve().as_uri(), str(Path(root).resolve())
+    with sqlite3.connect(db, timeout=60) as conn:
+        try:
+            locations = [r[0] for r in conn.execute("SELECT artifact_location FROM experiments")]
+        except sqlite3.OperationalError:  # not created yet
+            return 0
+        olds = {loc.rsplit("/artifacts/", 1)[0] for loc in locations
+                if loc and "/artifacts/" in loc and not loc.startswith(new_uri + "/")}
+        changed = 0
+        for old_uri in olds:
+            old_path = unquote(urlparse(old_uri).path)
+            for table, in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+                for _, column, kind, *_ in conn.execute(f'PRAGMA table_info("{table}")').fetchall():
+                    if kind.upper() not in ("TEXT", "") and not kind.upper().startswith("VARCHAR"):
+                        continue
+                    for old, new in ((old_uri + "/", new_uri + "/"), (old_path + "/", new_path + "/")):
+                        changed += conn.execute(
+                            f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) WHERE substr("{column}", 1, ?) = ?',
+                            [new, len(old) + 1, len(old), old]).rowcount
+        if changed:
+            logging.getLogger(__name__).warning(f"{db} was written in another folder ({', '.join(sorted(olds))}): "
+                                                f"{changed} locations now name the same places under {root}")
+    return changed
 
 
 def _number(value) -> bool:

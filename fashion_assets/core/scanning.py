@@ -23,7 +23,7 @@ from PIL import Image
 from .artifacts import unordered_version
 from .file_match import KEY_COLUMNS, StoredMatch, match_frame, unchanged_rows
 from .fingerprint import Entries, Listing, fingerprint, read_folder
-from .filenames import FilenameError, parse_image_name, parse_label_name
+from .filenames import FilenameError, parse_image_name, parse_label_name, shown_name
 from .imaging import EXIF_ORIENTATION
 from .survey_json import LABEL_VALUE_COLUMNS, SURVEY_FIELDS, USER_FIELDS, LabelError, parse_label_document
 
@@ -46,12 +46,20 @@ def list_entries(folder: Path, with_stat: bool = False, entries: Entries | None 
     hidden = np.zeros(len(names), dtype=bool)
     if "\0." in "\0" + "\0".join(names):  # one C-level scan; a hidden name is rare
         hidden = np.fromiter((n.startswith(".") for n in names), dtype=bool, count=len(names))
-    regular = (entries.kinds == stat.S_IFREG) & ~hidden
+    undecodable = np.zeros(len(names), dtype=bool)
+    try:  # one C-level pass; a name that is not UTF-8 (from another system's share) is rare
+        "\0".join(names).encode("utf-8")
+    except UnicodeEncodeError:
+        undecodable = np.fromiter((not _is_utf8(n) for n in names), dtype=bool, count=len(names))
+    regular = (entries.kinds == stat.S_IFREG) & ~hidden & ~undecodable
     sizes, mtimes = entries.sizes.copy(), entries.mtimes.copy()
     others = []
     for k in np.flatnonzero(~regular):
         name, kind = entries.names[k], entries.kinds[k]
-        if hidden[k]:
+        if undecodable[k]:
+            others.append((shown_name(name), "file name is not valid UTF-8 (its bytes are shown escaped): rename it; "
+                                             "not read"))
+        elif hidden[k]:
             others.append((name, "hidden entry (name starts with '.'); not read"))
         elif kind == stat.S_IFLNK:  # a link to a file is that file
             try:
@@ -60,14 +68,31 @@ def list_entries(folder: Path, with_stat: bool = False, entries: Entries | None 
                 st = None
             if st is not None and stat.S_ISREG(st.st_mode):
                 regular[k], sizes[k], mtimes[k] = True, st.st_size, st.st_mtime_ns
+            elif st is not None:
+                others.append((name, f"not a regular file (a symbolic link to {shown_name(os.readlink(folder / name))}, which is "
+                                     f"{_kind_name(st.st_mode)})"))
             else:
-                others.append((name, f"broken symbolic link (to {os.readlink(folder / name)})"))
+                others.append((name, f"broken symbolic link (to {shown_name(os.readlink(folder / name))})"))
         elif kind == stat.S_IFDIR:
             others.append((name, "a sub-folder; the raw layout has files only, sub-folders are not read"))
         else:
             others.append((name, "not a regular file"))
     files = list(names) if regular.all() else [n for n, r in zip(names, regular.tolist()) if r]
     return ((files, sizes[regular], mtimes[regular]) if with_stat else sorted(files)), sorted(others)
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _kind_name(mode: int) -> str:
+    kinds = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+             stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket"}
+    return kinds.get(stat.S_IFMT(mode), "not a regular file")
 
 
 def list_files(folder: Path) -> list[str]:
@@ -155,10 +180,17 @@ def _parse_label_chunk(chunk: list[tuple]) -> tuple[pd.DataFrame, list]:
         except OSError as exc:
             bad.append((split, os.path.basename(folder), name, f"unreadable file ({exc.strerror})", size, mtime))
             continue
+        except Exception as exc:  # a case the parser does not know yet: this file, not the step, fails
+            bad.append((split, os.path.basename(folder), name, f"{UNEXPECTED} ({type(exc).__name__}: {exc})"[:500],
+                        size, mtime))
+            continue
         rows.append((name, split, parsed.prefix, parsed.image_id, parsed.era, parsed.style, parsed.style_raw,
                      parsed.sex, parsed.class_label, parsed.style_known, parsed.survey_id, parsed.jpg_name)
                     + values + (size, mtime))
     return _typed(pd.DataFrame.from_records(rows, columns=LABEL_COLUMNS)), bad
+
+
+UNEXPECTED = "could not be parsed: an error the parser does not name"
 
 
 LABEL_COLUMNS = NAME_COLUMNS + ["survey_id", "jpg_name"] + LABEL_VALUE_COLUMNS + ["file_size", "file_mtime_ns"]

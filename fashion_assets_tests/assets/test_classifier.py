@@ -3,6 +3,7 @@ new data trains a new model whose figures are the ones reported; the feature mat
 classifier's settings (image size, recipe) because it reads them from the handle."""
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
@@ -82,7 +83,8 @@ def run(values: dict, root: Path, instance, selection: list[str], **train):
 
 
 def handle(root: Path, asset: str) -> dict:
-    return json.loads((root / "artifacts" / asset / "handle.json").read_text())
+    """The asset's stored handle as its consumers receive it (paths absolute)."""
+    return asdict(ArtifactIOManager(root=str(root / "artifacts")).stored(dg.AssetKey(asset)))
 
 
 def logs(instance, result) -> list[str]:
@@ -122,11 +124,11 @@ def test_new_data_trains_a_new_model_and_every_figure_is_its_own(tmp_path, insta
     assert vs.passed == (b["holdout_accuracy"] > hist["holdout_accuracy"])
     assert vs.metadata["best_baseline"].value == "colour_histogram_logreg"
     # The stored predictions are of the new validation images, by the new model.
-    handle = json.loads((tmp_path / "artifacts" / "style_classifier" / "handle.json").read_text())
-    predictions = pd.read_csv(Path(handle["path"]).parent / "validation_predictions.csv")
+    stored = handle(tmp_path, "style_classifier")
+    predictions = pd.read_csv(Path(stored["path"]).parent / "validation_predictions.csv")
     assert set(predictions.file_name) == set(data_b["image_set"].query("split == 'Validation'").file_name)
     assert (predictions.predicted == predictions.class_label).mean() == pytest.approx(b["validation_accuracy"])
-    compared = pd.read_csv(Path(handle["path"]).parent / "baselines.csv").set_index("model")
+    compared = pd.read_csv(Path(stored["path"]).parent / "baselines.csv").set_index("model")
     assert compared.loc[NETWORK, "validation_accuracy"] == pytest.approx(b["validation_accuracy"])
     assert compared.validation_low.le(compared.validation_accuracy).all()
     assert compared.validation_high.ge(compared.validation_accuracy).all()
@@ -136,11 +138,11 @@ def test_new_data_trains_a_new_model_and_every_figure_is_its_own(tmp_path, insta
     pooled = b["pooled"]
     assert compared.index[0] == POOLED and compared.loc[POOLED, "unseen_accuracy"] == pytest.approx(pooled["unseen_accuracy"])
     assert (predictions.predicted_pooled == predictions.class_label).mean() == pytest.approx(pooled["validation_accuracy"])
-    ckpt = torch.load(handle["path"], map_location="cpu", weights_only=False)
+    ckpt = torch.load(stored["path"], map_location="cpu", weights_only=False)
     entry = ckpt["colour_expert"]
-    assert entry["weight"] == pooled["network_weight"] == handle["settings"]["network_weight"]
+    assert entry["weight"] == pooled["network_weight"] == stored["settings"]["network_weight"]
     assert min(entry["holdout_log_loss"].values()) == entry["holdout_log_loss"][str(entry["weight"])]
-    model, _ = load_classifier(handle["path"])
+    model, _ = load_classifier(stored["path"])
     val = data_b["image_set"].query("split == 'Validation'").sort_values("file_name")
     x = load_uint8(list(val.crop), TRAIN["image_size"])
     logits = predict_logits(model, x, ckpt["mean"], ckpt["std"], torch.device("cpu"), tta_flip=True).numpy()
@@ -178,8 +180,7 @@ def test_one_feature_row_per_distinct_image(tmp_path, instance):
                                                              sha1="different-content", crop=images.crop.iloc[-1])
     values["image_set"] = pd.concat([images, copy, other], ignore_index=True)
     assert run(values, tmp_path, instance, ["style_classifier", "champion_classifier", "feature_matrix"]).success
-    handle = json.loads((tmp_path / "artifacts" / "feature_matrix" / "handle.json").read_text())
-    data = np.load(handle["path"])
+    data = np.load(handle(tmp_path, "feature_matrix")["path"])
     index = pd.DataFrame({"split": data["split"], "file_name": data["file_name"], "row": data["row"]})
     assert data["features"].shape[0] == values["image_set"].sha1.nunique() == len(images) + 1
     row = index.set_index(["split", "file_name"]).row

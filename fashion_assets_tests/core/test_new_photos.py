@@ -10,7 +10,7 @@ from scipy.special import softmax
 
 from fashion_assets.core.contact_sheet import contact_sheet, markdown_preview
 from fashion_assets.core.features import nearest
-from fashion_assets.core.new_photos import batches, file_loose_photos, list_batch, top_classes
+from fashion_assets.core.new_photos import batches, file_loose_photos, list_batch, loose_photos, top_classes
 
 OLD = time.time() - 3600
 
@@ -21,20 +21,23 @@ def touch(path, data=b"x", mtime=OLD):
     return path
 
 
-def test_loose_photos_are_filed_into_a_new_batch_and_files_being_written_wait(tmp_path):
+def test_loose_photos_are_filed_into_a_new_batch_whatever_their_mtimes(tmp_path):
     touch(tmp_path / "a.jpg")
-    touch(tmp_path / "b.png")
+    touch(tmp_path / "b.png", mtime=time.time() + 365 * 86400)  # a wrong camera clock: filed all the same
     touch(tmp_path / ".hidden")
-    touch(tmp_path / "copying.jpg", mtime=time.time())
-    batch, moved = file_loose_photos(tmp_path, settle_seconds=10)
+    assert set(loose_photos(tmp_path)) == {"a.jpg", "b.png"}
+    batch, moved = file_loose_photos(tmp_path)
     assert moved == 2 and batch.startswith("batch-")
     assert sorted(p.name for p in (tmp_path / batch).iterdir()) == ["a.jpg", "b.png"]
-    assert (tmp_path / "copying.jpg").exists() and (tmp_path / ".hidden").exists()
-    # A second batch in the same second gets its own folder; nothing is overwritten.
+    assert (tmp_path / ".hidden").exists() and not loose_photos(tmp_path)
+    # Only the named ones (the sensor names those that stopped changing); a second batch in the
+    # same second gets its own folder, nothing is overwritten.
     touch(tmp_path / "c.jpg")
-    again, _ = file_loose_photos(tmp_path, settle_seconds=10, now=time.mktime(time.strptime(batch[6:], "%Y%m%d-%H%M%S"))
-                                 - time.timezone + 20)
-    assert again not in (None, batch) and (tmp_path / again / "c.jpg").exists()
+    touch(tmp_path / "copying.jpg")
+    again, moved = file_loose_photos(tmp_path, ["c.jpg"], now=time.mktime(time.strptime(batch[6:], "%Y%m%d-%H%M%S"))
+                                     - time.timezone + 0.5)
+    assert moved == 1 and again not in (None, batch) and (tmp_path / again / "c.jpg").exists()
+    assert (tmp_path / "copying.jpg").exists()
     assert file_loose_photos(tmp_path / "missing") == (None, 0)
 
 

@@ -38,6 +38,41 @@ def test_bad_documents_say_what_is_wrong(mutate, reason):
         parse_label_document(orjson.dumps(doc))
 
 
+@pytest.mark.parametrize("spacing", [' :', '\n:', '\t :', ' \r\n :'])
+def test_a_key_given_twice_is_refused_however_it_is_spaced(spacing):
+    """The duplicate-key check's fast path once counted '":' only: "Q5":1,"Q5" :2 stored Q5 = 2,
+    a dislike silently turned into a like."""
+    text = orjson.dumps(DOC).replace(b'"Q5":2', b'"Q5":1,"Q5"' + spacing.encode() + b'2')
+    with pytest.raises(LabelError, match="duplicate key 'Q5' \\(values 1 and 2\\)"):
+        parse_label_document(text)
+
+
+def test_spacing_alone_is_no_duplicate():
+    spaced = orjson.dumps(DOC).replace(b'":', b'" : ').replace(b",", b" ,\n ")
+    assert parse_label_document(spaced) == parse_label_document(orjson.dumps(DOC))
+
+
+@pytest.mark.parametrize("depth", [40, 1000, 5000])
+def test_a_deeply_nested_extra_field_is_refused_not_a_crash(depth):
+    """A 1000-deep array once raised RecursionError out of the parser: the whole step failed."""
+    text = orjson.dumps(DOC).replace(b'"E_id"', b'"extra":' + b"[" * depth + b"]" * depth + b',"E_id"')
+    with pytest.raises(LabelError, match="nested too deep"):
+        parse_label_document(text)
+
+
+def test_brackets_inside_strings_are_not_nesting():
+    doc = orjson.loads(orjson.dumps(DOC))
+    doc["note"] = "[[[[" * 50 + '"{{{'
+    assert parse_label_document(orjson.dumps(doc).replace(b'"Q5":2', b'"Q5" :2'))[-1] == 2
+
+
+def test_an_image_name_that_is_not_a_string_is_refused():
+    doc = orjson.loads(orjson.dumps(DOC))
+    doc["imgName"] = {"a": 1}
+    with pytest.raises(LabelError, match="imgName is \\{'a': 1\\}, not a string"):
+        parse_label_document(orjson.dumps(doc))
+
+
 def test_malformed_json():
     with pytest.raises(LabelError, match="malformed JSON"):
         parse_label_document(orjson.dumps(DOC)[:40])

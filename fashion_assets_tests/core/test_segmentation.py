@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fashion_assets.core.imaging import decode_rgb, white_ratio
 from fashion_assets.core.batch import sha1_of
 from fashion_assets.core.datagen.writer import GeneratorConfig, generate
 from fashion_assets.core.segmentation import (GRABCUT, ModelFileMissing, SegmentationSettings, find_model_file,
@@ -162,3 +163,19 @@ def test_a_name_near_the_file_system_limit_is_processed(raw, tmp_path):
     items = items_of(raw, tmp_path / "out", [tmp_path / "in" / long_name]).tail(1)
     rows, quarantine, _ = segment_images(items, NONE, settings, workers=1, log=lambda _: None)
     assert quarantine.empty and rows.file_name.iloc[0] == long_name and os.path.exists(rows.output.iloc[0])
+
+
+def test_a_16_bit_photo_is_scaled_to_8_bits_and_segmented(raw, tmp_path):
+    """A real 16-bit PNG (values to 65535) was once decoded all white and quarantined as blank."""
+    import cv2
+
+    source = sorted((raw / "training_image").glob("*.jpg"))[0]
+    grey = np.asarray(Image.open(source).convert("L"))
+    sixteen = tmp_path / "W_99997_50_classic_W.png"
+    assert cv2.imwrite(str(sixteen), grey.astype(np.uint16) * 257)  # the same picture, 16 bits deep
+    decoded, _ = decode_rgb(sixteen)
+    assert np.abs(decoded[..., 0].astype(int) - grey).max() <= 1 and white_ratio(decoded) < 0.9
+    settings = SegmentationSettings(model_home=str(tmp_path / "no_models"))
+    rows, quarantine, _ = segment_images(items_of(raw, tmp_path / "out", [sixteen]), NONE, settings, workers=1,
+                                         log=lambda _: None)
+    assert sixteen.name in set(rows.file_name) and sixteen.name not in set(quarantine.file_name)

@@ -1,4 +1,5 @@
-"""Optional faults for robustness tests: corrupt JPEGs, bad names, malformed or incomplete JSON.
+"""Optional faults for robustness tests: corrupt JPEGs, bad names, malformed or incomplete JSON,
+keys given twice (however spaced), nesting far deeper than a survey's, an image name that is no string.
 
 Each fault is returned as a dict saying where it is and what the pipeline must do with it
 (``expect``: "quarantine" with a ``reason`` fragment, or "unknown_style" for a well-formed name
@@ -47,6 +48,12 @@ def write_faults(root: Path, images: pd.DataFrame, rng: np.random.Generator) -> 
         label(f"W_{next(free):05d}_50_ivy_M_{next(free):06d}.json", good_label.replace(b'"R_id"', b'"R_idx"'), "user.R_id")
         label(f"W_{next(free):05d}_60_mods_M_{next(free):06d}.json", good_label.replace(b'"Q5"', b'"Q6"'), "item.survey.Q5")
         label(f"W_{next(free):05d}_90_hiphop_M_{next(free):06d}.json", good_label.replace(b'"Q5":', b'"Q5":7,"x":'), "Q5")
+        label(f"W_{next(free):05d}_90_hiphop_M_{next(free):06d}.json", good_label.replace(b'"Q5":', b'"Q5":1,"Q5" :'),
+              "duplicate key 'Q5'")
+        label(f"W_{next(free):05d}_90_hiphop_M_{next(free):06d}.json",
+              good_label.replace(b'"user":', b'"extra":' + b"[" * 1000 + b"]" * 1000 + b',"user":'), "nested too deep")
+        label(f"W_{next(free):05d}_90_hiphop_M_{next(free):06d}.json",
+              good_label.replace(b'"imgName":', b'"imgName":{"a":1},"x":', 1), "not a string")
         label("survey_0001.json", good_label, "expected 6")
         label(f"W_{next(free):05d}_50_ivy_M.json", good_label, "expected 6")
     return faults
