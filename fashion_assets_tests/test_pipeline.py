@@ -5,6 +5,8 @@ get their predictions and contact sheet."""
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -193,3 +195,87 @@ def test_new_photos_dropped_into_incoming_get_classes_neighbours_fans_and_a_cont
         preds = defs.load_asset_value("incoming_predictions", partition_key=batch, instance=instance)
         assert photos[0].name not in set(preds.file_name) and len(preds) == 3
         assert not Path(gone.crop).exists() and not Path(gone.segmented).exists()
+
+
+def _files(root: Path) -> dict:
+    """Every file under ``root``: its size and mtime (what a write would change)."""
+    return {str(p.relative_to(root)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in root.rglob("*")
+            if p.is_file() or p.is_symlink()}
+
+
+def _text_naming(root: Path, where: Path) -> list[str]:
+    """Values in the warehouse and in MLflow's store of ``root`` that name a path under ``where``."""
+    import sqlite3
+
+    import duckdb
+
+    found = []
+    with duckdb.connect(str(root / "warehouse.duckdb"), config={"custom_user_agent": "dagster"}) as conn:
+        for schema, table, column in conn.execute("SELECT table_schema, table_name, column_name FROM "
+                                                  "information_schema.columns WHERE data_type = 'VARCHAR'").fetchall():
+            n = conn.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE contains("{column}", ?)',
+                             [str(where) + "/"]).fetchone()[0]
+            found += [f"{table}.{column}: {n}"] if n else []
+    with sqlite3.connect(root / "mlflow" / "mlflow.db") as conn:
+        for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            for column in [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]:
+                n = conn.execute(f'SELECT count(*) FROM "{table}" WHERE instr(CAST("{column}" AS TEXT), ?) > 0',
+                                 [str(where) + "/"]).fetchone()[0]
+                found += [f"mlflow {table}.{column}: {n}"] if n else []
+    return found
+
+
+def _cli(root: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FASHION_ASSETS_DATA_ROOT": str(root), "DAGSTER_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_a_copied_or_moved_data_root_is_self_contained(pipeline, tmp_path):
+    """A root copied with ``cp -a`` and trained once sent its checkpoint into the original's
+    mlflow/, and the copy's champion pointed there (MLflow stores absolute locations)."""
+    root, _, _ = pipeline
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, symlinks=True)  # as cp -a: contents, links and mtimes
+    original = _files(root)
+    defs = build_definitions(copy, SegmentationResource(model_home=str(copy / "no_models")))
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert defs.resolve_job_def("full_pipeline_job").execute_in_process(instance=instance, run_config=CONFIG).success
+    assert _files(root) == original  # nothing written into the original
+    registry = defs.resources["model_registry"].registry()
+    versions = registry.versions("style_classifier")
+    assert [v.version for v in versions] == [1, 2]  # the original's version 1 and the copy's training
+    assert all(v.checkpoint.is_relative_to(copy) and v.checkpoint.exists() for v in versions)
+    assert defs.load_asset_value("champion_classifier").path.startswith(str(copy) + "/")
+    assert not _text_naming(copy, root)
+    # Moved: the original gone from under it (renamed), the root works where it is now.
+    moved = tmp_path / "moved"
+    copy.rename(moved)
+    defs = build_definitions(moved, SegmentationResource(model_home=str(moved / "no_models")))
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert defs.resolve_job_def("full_pipeline_job").execute_in_process(instance=instance, run_config=CONFIG).success
+    assert not copy.exists() and not _text_naming(moved, copy)
+    assert defs.load_asset_value("feature_matrix").path.startswith(str(moved) + "/")
+
+    # New photos from the command line (make photos) on that root, with an instance of its own.
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (moved / "incoming" / "spring").mkdir(parents=True)
+    for p in sorted(PHOTOS.iterdir())[:2]:
+        shutil.copy(p, moved / "incoming" / "spring" / p.name)
+    first = _cli(moved, home, "fashion_assets.incoming")
+    assert first.returncode == 0 and "spring: 2 photos" in first.stdout, first.stderr[-2000:]
+    # The warehouse lost the batch's predictions (make clean-data, make run) while the instance
+    # still records them: the batch is predicted again, not "every batch has predictions".
+    import duckdb
+
+    with duckdb.connect(str(moved / "warehouse.duckdb"), config={"custom_user_agent": "dagster"}) as conn:
+        conn.execute("DROP TABLE fashion.incoming_predictions")
+    again = _cli(moved, home, "fashion_assets.incoming")
+    assert again.returncode == 0 and "spring: 2 photos" in again.stdout, (again.stdout, again.stderr[-2000:])
+    # The champion alias moved by hand, without the rebuild: the photos are still predicted with
+    # the materialized version, and the command says so, naming both and the remedy.
+    assert _cli(moved, home, "fashion_assets.models", "champion", "1").returncode == 0
+    stale = _cli(moved, home, "fashion_assets.incoming", "spring")
+    assert stale.returncode == 0
+    assert ("champion is version 1, but the materialized models (classifier_onnx, feature_matrix) are from version 3"
+            in stale.stderr and "make champion VERSION=1" in stale.stderr), stale.stderr[-2000:]
