@@ -17,7 +17,11 @@ incremental run once more in a fresh Python process (benchmarks/run_request.py: 
 default launcher costs). All in one benchmark run, on the same files, in --repeat rounds per N
 (the machine's speed drifts by 10-20% between minutes): medians and per-round ratios are reported.
 
-Usage: python benchmarks/survey_refresh.py [--root benchmarks/work/full] [--new 20,100] [--repeat 3]
+With --through-daemon it measures instead what a user waits for end to end: a real daemon with
+raw_data_sensor on, files landed → rows committed, and the CPU the idle ticks cost
+(benchmarks/daemon_latency.py; writes benchmarks/results/survey_refresh_daemon.json).
+
+Usage: python benchmarks/survey_refresh.py [--root benchmarks/work/full] [--new 20,100] [--repeat 3] [--through-daemon]
 Writes benchmarks/results/survey_refresh.json.
 """
 
@@ -45,8 +49,10 @@ def main() -> int:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--new", default="20,100")
     p.add_argument("--repeat", type=int, default=3, help="rounds of the three measurements per N (medians reported)")
+    p.add_argument("--through-daemon", action="store_true", help="end to end through a real daemon (see above)")
+    p.add_argument("--idle", type=float, default=60, help="with --through-daemon: seconds the idle cost is sampled")
     a = p.parse_args()
-    root = Path(a.root)
+    root = Path(a.root).resolve()
     os.environ["FASHION_ASSETS_DATA_ROOT"] = str(root)
     os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
     (root / "dagster_home").mkdir(parents=True, exist_ok=True)
@@ -65,10 +71,15 @@ def main() -> int:
         state = {"cursor": None}
 
         def tick():
-            """One sensor tick with its observations recorded: the run it requests (or None)."""
-            data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs, cursor=state["cursor"],
-                                                                resources={"data_root": defs.resources["data_root"]}))
-            state["cursor"] = data.cursor
+            """The sensor's ticks until a change has settled (the second look finds the listing
+            unchanged), with its observations recorded: the run it requests (or None)."""
+            for _ in range(2):
+                data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs,
+                                                                    cursor=state["cursor"],
+                                                                    resources={"data_root": defs.resources["data_root"]}))
+                state["cursor"] = data.cursor
+                if data.run_requests or "settling" not in (data.skip_message or ""):
+                    break
             for event in data.asset_events:
                 instance.report_runless_asset_event(event)
             return data.run_requests[0] if data.run_requests else None
@@ -111,6 +122,14 @@ def main() -> int:
             t0 = time.perf_counter()
             assert defs.resolve_job_def("full_pipeline_job").execute_in_process(instance=instance, run_config=config).success
             result["first_full_pipeline_seconds"] = round(time.perf_counter() - t0, 1)
+        if a.through_daemon:
+            from daemon_latency import measure
+
+            result.update(measure(root, defs, list(map(int, a.new.split(","))), a.repeat, a.idle))
+            (HERE / "results" / "survey_refresh_daemon.json").write_text(json.dumps(result, indent=2) + "\n")
+            print(json.dumps({k: result[k] for k in ("median_seconds_landed_to_rows", "max_seconds_landed_to_rows",
+                                                     "idle")}))
+            return 0
         tick_and_run()  # the first tick records the folders as they are (and refreshes if they changed)
         instance.run_launcher.warm()  # as after the daemon's first run: the fork server is up
         valid = defs.load_asset_value("valid_labels")
