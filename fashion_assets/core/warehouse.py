@@ -91,7 +91,8 @@ ROOT_TABLE = "main._data_root"  # one row: the folder whose paths the rows hold
 
 def _reroot(database: str, connection: duckdb.DuckDBPyConnection, log: Callable[[str], None] | None) -> None:
     """Record the data root (the warehouse's folder) or, when the warehouse was written in
-    another one, rewrite every text value under the old root to the same path under this one."""
+    another one, rewrite every path under the old root in text values (a path column, a reason
+    quoting one) to the same path under this one."""
     root = str(Path(database).resolve().parent)
     found = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
                                "AND table_name = '_data_root'").fetchone()[0]
@@ -106,9 +107,9 @@ def _reroot(database: str, connection: duckdb.DuckDBPyConnection, log: Callable[
     try:
         changed = 0
         for schema, table, column in columns:
-            changed += connection.execute(
-                f'UPDATE "{schema}"."{table}" SET "{column}" = ? || substr("{column}", ?) '
-                f'WHERE starts_with("{column}", ?)', [root, len(old) + 1, old + "/"]).fetchone()[0]
+            changed += connection.execute(  # paths, and paths quoted in a reason
+                f'UPDATE "{schema}"."{table}" SET "{column}" = replace("{column}", ?, ?) WHERE contains("{column}", ?)',
+                [old + "/", root + "/", old + "/"]).fetchone()[0]
         connection.execute(f"CREATE OR REPLACE TABLE {ROOT_TABLE} AS SELECT ?::VARCHAR AS root", [root])
         connection.execute("COMMIT")
     except BaseException:

@@ -90,12 +90,13 @@ def test_a_copied_warehouse_names_the_copy_s_files(tmp_path):
     make(db)
     with warehouse.connect(db) as c:  # the first open records the data root
         c.execute("CREATE TABLE fashion.files AS SELECT ? || '/raw/x.jpg' AS path, 'elsewhere/raw' AS other, "
-                  "? || 'suffix' AS not_under", [str(original), str(original)])
+                  "? || 'suffix' AS not_under, 'cannot decode ' || ? || '/incoming/a.txt' AS reason",
+                  [str(original), str(original), str(original)])
     shutil.copytree(original, copy)
     said = []
     with warehouse.connect(copy / "warehouse.duckdb", log=said.append) as c:
-        assert c.execute("SELECT path, other, not_under FROM fashion.files").fetchone() == (
-            f"{copy}/raw/x.jpg", "elsewhere/raw", f"{original}suffix")
-    assert f"was written in {original}: 1 paths" in said[0]
+        assert c.execute("SELECT path, other, not_under, reason FROM fashion.files").fetchone() == (
+            f"{copy}/raw/x.jpg", "elsewhere/raw", f"{original}suffix", f"cannot decode {copy}/incoming/a.txt")
+    assert f"was written in {original}: 2 paths" in said[0]
     with warehouse.connect(db) as c:  # the original is untouched
         assert c.execute("SELECT path FROM fashion.files").fetchone()[0] == f"{original}/raw/x.jpg"
