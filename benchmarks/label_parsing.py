@@ -2,7 +2,7 @@
 
 Compares, on the same files in one run:
   seed_style      one process, ``json.load`` per file, a dict per row, then a DataFrame
-  ours_1_process  fashion_assets.core.scanning.scan_labels with one process (orjson, columnar rows)
+  ours_1_process  fashion_assets.core.scanning.label_changes (a full parse) with one process (orjson, columnar rows)
   ours_N_process  the same with one process per core
   label_files_asset  the whole Dagster asset (parse + quarantine + write to DuckDB) via materialize()
   label_files_asset_incremental  the asset again after 100 new survey files arrived: only they are
@@ -29,7 +29,7 @@ from machine import machine_info  # noqa: E402
 
 from fashion_assets.assets.tables import label_files  # noqa: E402
 from fashion_assets.core.datagen.writer import GeneratorConfig, generate  # noqa: E402
-from fashion_assets.core.scanning import LABEL_FOLDERS, list_files, scan_labels  # noqa: E402
+from fashion_assets.core.scanning import LABEL_FOLDERS, label_changes, list_files  # noqa: E402
 from fashion_assets.resources import DataRootResource  # noqa: E402
 from fashion_assets.io_managers import WarehouseIOManager, WarehouseResource  # noqa: E402
 
@@ -71,14 +71,14 @@ def main() -> int:
                                "label_files": truth["label_files"], "image_size": "240x320"}
     raw = root / "raw"
     n_files = sum(len(list_files(raw / f)) for f in LABEL_FOLDERS.values())
-    scan_labels(raw)  # warm the page cache so every variant reads from memory
+    label_changes(raw)  # warm the page cache so every variant reads from memory
 
     runs = {}
     seed_df, secs = timed(seed_style, raw)
     runs["seed_style"] = secs
-    (ours1, _, _), secs = timed(scan_labels, raw, workers=1)
+    ours1, secs = timed(lambda: label_changes(raw, workers=1).added)
     runs["ours_1_process"] = secs
-    (oursN, _, _), secs = timed(scan_labels, raw, workers=os.cpu_count())
+    oursN, secs = timed(lambda: label_changes(raw, workers=os.cpu_count()).added)
     runs[f"ours_{os.cpu_count()}_process"] = secs
     assert len(seed_df) == len(ours1) == len(oursN) == n_files
 

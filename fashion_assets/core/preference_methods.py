@@ -205,11 +205,3 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
         out[f"ROC AUC {part}"] = [cell(r, f"roc_auc_{part}", False) for _, r in table.iterrows()]
         out[f"Brier {part}"] = table[f"brier_{part}"].map(lambda b: "-" if not np.isfinite(b) else f"{b:.3f}")
     return out
-
-
-def compare_methods(x: np.ndarray, train: Encoded, test: Encoded, unseen: np.ndarray,
-                    autoencoder_epochs: int = 200, side: Side | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Every method on the same answers. Returns (metrics table, scores per method)."""
-    fit = fit_methods(x, train, autoencoder_epochs, side)
-    scores = score_methods(x, fit, train, test, side)
-    return metrics_table(fit, test.y, unseen, scores, respondents=test.r), scores

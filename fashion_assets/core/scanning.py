@@ -240,15 +240,6 @@ class LabelChanges:
         (whose reasons depend on the parser too)."""
         return hashlib.sha256(f"{self.listing_digest}:{unordered_version(self.quarantine)}".encode()).hexdigest()[:20]
 
-    def apply(self, stored: pd.DataFrame | None) -> pd.DataFrame:
-        """The label table after the change (``stored``: the table the change was computed against)."""
-        if stored is None or stored.empty:
-            return self.added
-        gone = set(zip(self.removed.split, self.removed.file_name))
-        kept = stored[[k not in gone for k in zip(stored.split, stored.file_name)]][LABEL_COLUMNS]
-        table = pd.concat([t for t in (_typed(kept), self.added) if len(t)] or [self.added], ignore_index=True)
-        return _typed(table).sort_values(["split", "file_name"], ignore_index=True)
-
 
 def label_changes(raw: Path, stored: pd.DataFrame | Callable[[pd.DataFrame], StoredMatch | None] | None = None,
                   stored_quarantine: pd.DataFrame | None = None, workers: int | None = None, chunk_size: int = 4000,
@@ -290,17 +281,3 @@ def label_changes(raw: Path, stored: pd.DataFrame | Callable[[pd.DataFrame], Sto
     return LabelChanges(added.sort_values(["split", "file_name"], ignore_index=True), match.removed,
                         _typed(quarantine).sort_values(["split", "file_name"], ignore_index=True),
                         files[KEY_COLUMNS], counts, digest)
-
-
-def scan_labels(raw: Path, workers: int | None = None, chunk_size: int = 4000,
-                progress: Callable[[int, int], None] | None = None,
-                previous: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(label_table, quarantine, counts) for both label folders under ``raw``.
-
-    With ``previous`` (the last label table and quarantine), a file whose name, size and mtime are
-    unchanged keeps its row; only new or changed files are parsed, and rows of files that are gone
-    are dropped. The result equals a full parse (rows sorted by split and file name).
-    """
-    stored, stored_quarantine = previous or (None, None)
-    changes = label_changes(raw, stored, stored_quarantine, workers, chunk_size, progress)
-    return changes.apply(stored), changes.quarantine, changes.counts

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_assets.core.preference_methods import (NEW_IMAGE_METHODS, compare_methods, fit_methods, score_methods,
+from fashion_assets.core.preference_methods import (NEW_IMAGE_METHODS, fit_methods, score_methods,
                                                     score_new_images)
+from fashion_assets_tests.core.methods import every_method
 from fashion_assets.core.preferences import (column_median, encode, kernel_like_rate, seed_scores,
                                              seed_scores_reference, unit_median, user_based_scores)
 
@@ -101,7 +102,7 @@ def synthetic():
 def test_every_method_runs_and_honest_ones_beat_chance(synthetic):
     x, names, train, test, unseen = synthetic
     tr, te = encode(train, test, names)
-    table, _ = compare_methods(x, tr, te, unseen, autoencoder_epochs=20)
+    table, _ = every_method(x, tr, te, unseen, autoencoder_epochs=20)
     assert set(table.method) >= {"seed", "seed_youden_on_validation", "seed_honest", "autoencoder_seed_protocol",
                                  "autoencoder_honest", "user_based", "always_dislike", "respondent_majority",
                                  "copy_if_seen_else_majority", "stacked_honest"}
@@ -115,8 +116,8 @@ def test_a_planted_leak_in_the_survey_answers_is_not_used(synthetic):
     leaky = test.assign(Q1=np.where(test.like == 1, 4, 1))  # Q1 reveals Q5
     tr, te = encode(train, test, names)
     tr2, te2 = encode(train, leaky.assign(Q1=1 - leaky.Q1), names)
-    a, _ = compare_methods(x, tr, te, unseen, autoencoder_epochs=5)
-    b, _ = compare_methods(x, tr2, te2, unseen, autoencoder_epochs=5)
+    a, _ = every_method(x, tr, te, unseen, autoencoder_epochs=5)
+    b, _ = every_method(x, tr2, te2, unseen, autoencoder_epochs=5)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -125,8 +126,8 @@ def test_honest_thresholds_never_see_validation_labels(synthetic):
     tr, te = encode(train, test, names)
     flipped = test.assign(like=1 - test.like)
     tr2, te2 = encode(train, flipped, names)
-    a, sa = compare_methods(x, tr, te, unseen, autoencoder_epochs=5)
-    b, sb = compare_methods(x, tr2, te2, unseen, autoencoder_epochs=5)
+    a, sa = every_method(x, tr, te, unseen, autoencoder_epochs=5)
+    b, sb = every_method(x, tr2, te2, unseen, autoencoder_epochs=5)
     honest = a.protocol.isin(["honest", "baseline"])
     # Thresholds and scores of honest methods and baselines are identical when validation labels change.
     np.testing.assert_array_equal(a[honest].threshold.to_numpy(), b[honest].threshold.to_numpy())

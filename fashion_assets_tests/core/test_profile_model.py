@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_assets.core.preference_methods import compare_methods, fit_methods, score_methods, score_new_images
+from fashion_assets.core.preference_methods import fit_methods, score_methods, score_new_images
+from fashion_assets_tests.core.methods import every_method
 from fashion_assets.core.preferences import encode
 from fashion_assets.core.profile_model import PROFILE_FIELDS, side_from_answers
 from fashion_assets.core.vocabulary import CLASS_LABELS
@@ -49,7 +50,7 @@ def _side(train, test, names, categories=None):
 def test_profile_model_beats_the_respondent_majority_where_tastes_follow_profile_and_class(survey):
     x, names, train, test, unseen = survey
     tr, te = encode(train, test, names)
-    table, _ = compare_methods(x, tr, te, unseen, autoencoder_epochs=5, side=_side(train, test, names))
+    table, _ = every_method(x, tr, te, unseen, autoencoder_epochs=5, side=_side(train, test, names))
     t = table.set_index("method")
     assert t.loc["profile_honest", "protocol"] == "honest"
     assert t.loc["profile_honest", "roc_auc_unseen"] > t.loc["respondent_majority", "roc_auc_unseen"] + 0.05

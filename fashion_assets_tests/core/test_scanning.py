@@ -9,7 +9,7 @@ from PIL import Image
 
 from fashion_assets.core.fingerprint import fingerprint
 from fashion_assets.core.file_match import match_stored
-from fashion_assets.core.scanning import inspect_jpeg, label_changes, scan_labels
+from fashion_assets.core.scanning import LABEL_COLUMNS, inspect_jpeg, label_changes
 from fashion_assets.core.survey_json import LABEL_VALUE_COLUMNS, LabelError, parse_label_document
 
 DOC = {"E_id": 1, "imgName": "W_00001_50_ivy_M.jpg",
@@ -98,9 +98,25 @@ def test_inspect_jpeg(tmp_path):
             inspect_jpeg(bad)
 
 
+def _label_files(root):
+    """label_files materialized over ``root`` as the product runs it (its TableChange applied by
+    the warehouse I/O manager): (the stored table sorted, the quarantine, the step's counts)."""
+    import dagster as dg
+
+    from fashion_assets.definitions import build_definitions
+
+    defs = build_definitions(root)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(list(defs.assets), selection=["label_table", "label_quarantine"],
+                                resources=defs.resources, instance=instance)
+    counts = result.asset_materializations_for_node("label_files")[0].metadata["files"].value
+    table = defs.load_asset_value("label_table").sort_values(["split", "file_name"], ignore_index=True)
+    return table[LABEL_COLUMNS], defs.load_asset_value("label_quarantine"), counts
+
+
 def test_incremental_label_parsing_equals_a_full_parse(tmp_path):
     raw = tmp_path / "raw"
-    for folder in ("training_label", "validation_label"):
+    for folder in ("training_label", "validation_label", "training_image", "validation_image"):
         (raw / folder).mkdir(parents=True)
 
     def write(folder, name, doc, mtime=None):
@@ -114,7 +130,7 @@ def test_incremental_label_parsing_equals_a_full_parse(tmp_path):
         write("training_label" if k % 3 else "validation_label", f"W_{k:05d}_50_ivy_M_{k:06d}.json",
               {**DOC, "user": {"R_id": k}})
     write("training_label", "W_99999_50_ivy_M_000999.json", b"{broken")
-    table, quarantine, counts = scan_labels(raw, workers=1)
+    table, quarantine, counts = _label_files(tmp_path)
     assert counts["parsed"] == 31 and len(table) == 30 and len(quarantine) == 1
     changed = write("training_label", "W_00001_50_ivy_M_000001.json", {**DOC, "user": {"R_id": 1001}})  # edited
     stamp = changed.stat().st_mtime_ns
@@ -123,15 +139,8 @@ def test_incremental_label_parsing_equals_a_full_parse(tmp_path):
     write("validation_label", "W_00100_50_ivy_M_000100.json", {**DOC, "user": {"R_id": 100}}, mtime=10**9)  # old mtime
     write("training_label", "W_99999_50_ivy_M_000999.json", orjson.dumps(DOC))  # fixed
     write("training_label", "W_00005_50_ivy_M_000005.json", b'{"E_id": 1}')  # broken now
-    inc_table, inc_quarantine, inc = scan_labels(raw, workers=1, previous=(table, quarantine))
-    full_table, full_quarantine, full = scan_labels(raw, workers=1)
-    pd.testing.assert_frame_equal(inc_table, full_table)
-    pd.testing.assert_frame_equal(inc_quarantine, full_quarantine)
-    assert inc["parsed"] == 5 and full["parsed"] == 31  # only the 5 new or changed files were read
-    assert inc_table.set_index("file_name").loc["W_00002_50_ivy_M_000002.json", "R_id"] == 10002
-    assert "W_00004_50_ivy_M_000004.json" not in set(inc_table.file_name)
-    # The asset matches the listing against the rows where DuckDB stores them: the same change.
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+    # The matching, in pandas and where DuckDB stores the rows: the same change.
+    with duckdb.connect(str(tmp_path / "matching.duckdb")) as conn:
         conn.execute("CREATE SCHEMA fashion")
         conn.register("stored_frame", table)
         conn.execute("CREATE TABLE fashion.label_table AS SELECT * FROM stored_frame")
@@ -140,12 +149,19 @@ def test_incremental_label_parsing_equals_a_full_parse(tmp_path):
                                   workers=1)
         conn.execute("ALTER TABLE fashion.label_table DROP COLUMN file_mtime_ns")  # stored by older code
         old_schema = label_changes(raw, lambda files: match_stored(conn, "fashion.label_table", files), None, workers=1)
+    inc_table, inc_quarantine, inc = _label_files(tmp_path)
+    full = label_changes(raw, workers=1)
+    pd.testing.assert_frame_equal(inc_table, full.added, check_dtype=False)
+    pd.testing.assert_frame_equal(inc_quarantine.sort_values(["split", "file_name"], ignore_index=True),
+                                  full.quarantine, check_dtype=False)
+    assert inc["parsed"] == 5 and full.counts["parsed"] == 31  # only the 5 new or changed files were read
+    assert inc_table.set_index("file_name").loc["W_00002_50_ivy_M_000002.json", "R_id"] == 10002
+    assert "W_00004_50_ivy_M_000004.json" not in set(inc_table.file_name)
     assert in_duckdb.counts == in_pandas.counts and in_duckdb.counts["parsed"] == 5
     pd.testing.assert_frame_equal(in_duckdb.added, in_pandas.added)
     assert set(map(tuple, in_duckdb.removed.to_numpy())) == set(map(tuple, in_pandas.removed.to_numpy())) == {
         ("Train", "W_00001_50_ivy_M_000001.json"), ("Train", "W_00002_50_ivy_M_000002.json"),
         ("Train", "W_00004_50_ivy_M_000004.json"), ("Train", "W_00005_50_ivy_M_000005.json")}
-    pd.testing.assert_frame_equal(in_duckdb.apply(table), full_table)
     assert old_schema.counts["parsed"] == 31 and old_schema.counts["previous_rows"] == 0  # parsed again, replaced
     # The data version: the listing the rows were parsed from (and the quarantine), however it was read.
     assert in_duckdb.version == in_pandas.version == old_schema.version
@@ -154,11 +170,10 @@ def test_incremental_label_parsing_equals_a_full_parse(tmp_path):
     os.utime(changed, ns=(stamp + 10**9, stamp + 10**9))  # touched: same content, a new version of the listing
     assert label_changes(raw, workers=1).version != in_duckdb.version
     os.utime(changed, ns=(stamp, stamp))
-    # Stored rows come back from DuckDB as floats where an integer column has gaps: still equal.
+    # Stored rows come back from DuckDB as floats where an integer column has gaps: still matched.
     stored = inc_table.astype({c: "float64" for c in ("Q3", "E_id", "R_id")})
-    again, _, third = scan_labels(raw, workers=1, previous=(stored, inc_quarantine))
-    pd.testing.assert_frame_equal(again, full_table)
-    assert third["parsed"] == 0
+    assert label_changes(raw, stored, inc_quarantine, workers=1).counts["parsed"] == 0
+    assert _label_files(tmp_path)[2]["parsed"] == 0
 
 
 def test_a_kept_listing_reads_like_the_folder_itself(tmp_path):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..vocabulary import ERA_YEARS, SEED_IMAGE_COUNTS, SEED_TOTALS, STYLE_ERA
+from ..vocabulary import SEED_IMAGE_COUNTS, SEED_TOTALS, STYLE_ERA
 from .looks import draw_look
 from .wardrobe import OUTFIT_COLUMNS
 
@@ -129,7 +129,3 @@ def _reuse_ids(images: pd.DataFrame, rng: np.random.Generator, free_ids: list) -
         images.at[taker, "file_name"] = image_name(row.prefix, row.image_id, row.era, row.style_raw, row.sex)
         images.at[taker, "picture"] = images.at[taker, "file_name"]
     return images
-
-
-def era_year(era: str) -> int:
-    return ERA_YEARS[era]

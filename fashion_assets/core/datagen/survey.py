@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..vocabulary import CLASS_LABELS, ERA_YEARS, SEED_TOTALS, SEED_VALID_LABELS_ID_JOIN, STYLE_ERA
+from ..vocabulary import CLASS_LABELS, SEED_TOTALS, SEED_VALID_LABELS_ID_JOIN, STYLE_ERA
 from .looks import PATTERNS, luminance
 from .wardrobe import USAGES
 from .plan import ID_SPACE, image_name, largest_remainder
@@ -293,7 +293,3 @@ def survey_answers(q5: np.ndarray, rng: np.random.Generator) -> dict[str, np.nda
         out[f"Q42{k:02d}"] = np.where(rng.random(n) < p, k, 0)
     out["Q5"] = q5
     return out
-
-
-def era_year_of(jpg_name: str) -> int:
-    return ERA_YEARS[jpg_name.split("_")[2]]
