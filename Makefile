@@ -13,15 +13,18 @@ CATALOGUE ?= ../shared/datasets/fashion-products
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
 
-.PHONY: install lock home demo-data run test ui summary checks catalogue clean-data models champion mlflow photos refresh-surveys
+.PHONY: install lock home demo-data run test browser ui summary checks catalogue clean-data models champion mlflow photos refresh-surveys
 
 # Installs from the lock file: every package at the version recorded in requirements.lock
-# (regenerate it with `make lock` after changing the dependencies in pyproject.toml).
+# (regenerate it with `make lock` after changing the dependencies in pyproject.toml). Quiet unless
+# it fails: pip's and setuptools' output goes to .venv/install.log, shown when something goes wrong.
 $(BIN)/.installed: pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c requirements.lock --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
-	touch $@
+	@echo "installing into $(VENV) from requirements.lock (log: $(VENV)/install.log) ..."
+	@$(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/python -m pip install --quiet -c requirements.lock --upgrade pip && \
+	   $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'; } > $(VENV)/install.log 2>&1 \
+	  || { tail -n 40 $(VENV)/install.log; echo "the install failed: the whole log is $(VENV)/install.log"; exit 1; }
+	@touch $@
 
 # Resolve pyproject.toml's dependencies afresh in a clean environment and record every version.
 lock:
@@ -37,12 +40,12 @@ lock:
 install: $(BIN)/.installed
 
 home:
-	mkdir -p "$(DAGSTER_HOME)"
-	test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+	@mkdir -p "$(DAGSTER_HOME)"
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
 # Demo data only when the data root has no raw/ folder yet (a real copy is never touched).
 demo-data: install
-	$(BIN)/python -m fashion_assets.datagen --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing \
+	@$(BIN)/python -m fashion_assets.datagen --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing \
 	  $(if $(PHOTOS),--photos "$(abspath $(PHOTOS))")
 
 # The run config: configs/cpu.yaml for a data root with 2,000 or more training images (full scale), else the
@@ -50,10 +53,13 @@ demo-data: install
 CONFIG ?= $(shell [ "$$(ls "$(FASHION_ASSETS_DATA_ROOT)/raw/training_image" 2>/dev/null | wc -l)" -ge 2000 ] \
             && echo configs/cpu.yaml || echo configs/demo.yaml)
 
+# The quiet runner (fashion_assets/cli/run.py): a line per step, progress, warnings; the full log
+# in <data root>/logs/. `dagster job execute -m fashion_assets.definitions -j full_pipeline_job
+# -c $(CONFIG)` runs the same job with every Dagster event on the terminal.
 run: install home demo-data
 	@echo "run config: $(CONFIG)"
-	$(BIN)/dagster job execute -m fashion_assets.definitions -j full_pipeline_job -c $(CONFIG)
-	$(BIN)/python -m fashion_assets.summary
+	@$(BIN)/python -m fashion_assets.cli.run full_pipeline_job -c $(CONFIG)
+	@$(BIN)/python -m fashion_assets.summary
 
 summary: install
 	$(BIN)/python -m fashion_assets.summary
@@ -63,7 +69,7 @@ checks: install
 
 # Product catalogue (seeds 002-004) from a folder with images/ and styles.csv (read only).
 catalogue: install home
-	FASHION_ASSETS_CATALOGUE="$(abspath $(CATALOGUE))" $(BIN)/dagster job execute -m fashion_assets.definitions -j catalogue_job
+	@FASHION_ASSETS_CATALOGUE="$(abspath $(CATALOGUE))" $(BIN)/python -m fashion_assets.cli.run catalogue_job
 
 # The model registry: list the versions, move the champion alias (and rebuild what follows), MLflow's UI.
 models: install
@@ -93,7 +99,19 @@ refresh-surveys: install home
 mlflow: install
 	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(FASHION_ASSETS_DATA_ROOT)/mlflow/mlflow.db" --host 127.0.0.1 --port 5000
 
-test: install home
+# The browser tests drive Debian's Chromium (never a browser Playwright downloads): installed
+# here with apt as root or with sudo; otherwise `make test` stops and names the one command.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo"; else \
+	    echo "the browser tests need Debian's Chromium: sudo apt-get install -y chromium fonts-dejavu-core (then make test)"; \
+	    exit 2; fi; \
+	  echo "installing Debian's chromium for the browser tests (apt) ..."; \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	      --no-install-recommends chromium fonts-dejavu-core; } > /tmp/fashion_assets_apt.log 2>&1 \
+	    || { tail -n 20 /tmp/fashion_assets_apt.log; echo "apt-get failed (log: /tmp/fashion_assets_apt.log)"; exit 1; }; }
+
+test: install home browser
 	$(BIN)/python -m pytest
 
 ui: install home
@@ -103,4 +121,4 @@ ui: install home
 # folders older versions used). The Dagster instance (run history) stays; its assets then show as
 # needing materialization again.
 clean-data:
-	cd "$(FASHION_ASSETS_DATA_ROOT)" && rm -rf raw warehouse.duckdb warehouse.duckdb.wal artifacts mlflow reports models features images
+	cd "$(FASHION_ASSETS_DATA_ROOT)" && rm -rf raw warehouse.duckdb warehouse.duckdb.wal artifacts mlflow reports models features images listings

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from . import jobs, runs, sensors
+from .console import console_logger
 from .assets import ASSET_MODULES
 from .io_managers import ArtifactIOManager, ArtifactStore, WarehouseIOManager, WarehouseResource
 from .resources import (CatalogueResource, DataRootResource, ModelRegistryResource, SegmentationResource,
@@ -33,6 +34,7 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
         sensors=[sensors.raw_data_sensor, sensors.incoming_photos_sensor, sensors.automation_sensor,
                  runs.dead_run_sensor],
         executor=executor or dg.in_process_executor,
+        loggers={"console": console_logger},
         resources={
             "data_root": root,
             "segmenter": segmenter or SegmentationResource(),
