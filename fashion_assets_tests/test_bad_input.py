@@ -1,4 +1,4 @@
-"""What happens to bad input (README "What happens to bad input"): a fault corpus planted by the
+"""What happens to bad input (docs/bad-input.md): a fault corpus planted by the
 test in a small generated data root, then the tables and the image stage. Each case ends as a row
 or as a quarantine row with its reason; no case fails a step; every folder entry is accounted for."""
 

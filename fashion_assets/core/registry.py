@@ -27,6 +27,7 @@ CHECKPOINT_DIR = "checkpoint"
 UI_PORT = 5000
 
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # its database set-up logs at INFO (before our logger line applies)
 logging.getLogger("mlflow").setLevel(logging.WARNING)  # its database set-up logs at INFO on every first use
 
 
