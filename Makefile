@@ -45,7 +45,7 @@ home:
 
 # Demo data only when the data root has no raw/ folder yet (a real copy is never touched).
 demo-data: install
-	@$(BIN)/python -m fashion_assets.datagen --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing \
+	@$(BIN)/python -m fashion_assets.demo_data --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing \
 	  $(if $(PHOTOS),--photos "$(abspath $(PHOTOS))")
 
 # The run config: configs/cpu.yaml for a data root with 2,000 or more training images (full scale), else the
@@ -59,13 +59,13 @@ CONFIG ?= $(shell [ "$$(ls "$(FASHION_ASSETS_DATA_ROOT)/raw/training_image" 2>/d
 run: install home demo-data
 	@echo "run config: $(CONFIG)"
 	@$(BIN)/python -m fashion_assets.cli.run full_pipeline_job -c $(CONFIG)
-	@$(BIN)/python -m fashion_assets.summary
+	@$(BIN)/python -m fashion_assets.cli.summary
 
 summary: install
-	$(BIN)/python -m fashion_assets.summary
+	$(BIN)/python -m fashion_assets.cli.summary
 
 checks: install
-	$(BIN)/python -m fashion_assets.summary --checks
+	$(BIN)/python -m fashion_assets.cli.summary --checks
 
 # Product catalogue (seeds 002-004) from a folder with images/ and styles.csv (read only).
 catalogue: install home
@@ -73,7 +73,7 @@ catalogue: install home
 
 # The model registry: list the versions, move the champion alias (and rebuild what follows), MLflow's UI.
 models: install
-	$(BIN)/python -m fashion_assets.models --model $(MODEL) list
+	$(BIN)/python -m fashion_assets.cli.models --model $(MODEL) list
 
 # What a champion change rebuilds: everything downstream of the champion asset, except the new-photo
 # batches (partitioned: rerun a batch with `make photos BATCH=<batch>` or from the UI).
@@ -81,14 +81,14 @@ CHAMPION_REBUILD := key:champion_classifier+ and not group:new_photos
 PRODUCT_CHAMPION_REBUILD := key:product_champion+
 champion: install home
 	test -n "$(VERSION)" || { echo "usage: make champion VERSION=N [MODEL=product_classifier_<level>]"; exit 2; }
-	$(BIN)/python -m fashion_assets.models --model $(MODEL) champion $(VERSION)
+	$(BIN)/python -m fashion_assets.cli.models --model $(MODEL) champion $(VERSION)
 	$(BIN)/dagster asset materialize -m fashion_assets.definitions \
 	  --select '$(if $(filter style_classifier,$(MODEL)),$(CHAMPION_REBUILD),$(PRODUCT_CHAMPION_REBUILD))'
 
 # New photos: photos dropped loose into <data root>/incoming/ are filed into a batch folder; every batch
 # without predictions (or the batches named in BATCH) is segmented, cropped, classified and matched.
 photos: install home
-	$(BIN)/python -m fashion_assets.incoming $(BATCH)
+	$(BIN)/python -m fashion_assets.cli.photos $(BATCH)
 
 # New or changed survey JSON, from the command line: the run raw_data_sensor requests for a label change
 # (sensors.FOLLOWING: the label table, valid labels and every automated asset after them; no training).

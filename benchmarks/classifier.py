@@ -26,9 +26,9 @@ from torchvision import transforms
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.core.classifier import build_model, pick_device  # noqa: E402
-from fashion_assets.core.training_batches import augment, normalise  # noqa: E402
-from fashion_assets.core.training_data import channel_stats, channel_stats_seed_loop, load_uint8  # noqa: E402
+from fashion_assets.core.classifier.training import build_model, pick_device  # noqa: E402
+from fashion_assets.core.classifier.batches import augment, normalise  # noqa: E402
+from fashion_assets.core.classifier.data import channel_stats, channel_stats_seed_loop, load_uint8  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

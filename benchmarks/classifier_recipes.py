@@ -21,10 +21,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.core.classifier import TrainConfig, fit, load_classifier, pick_device  # noqa: E402
-from fashion_assets.core.inference import predict_logits  # noqa: E402
-from fashion_assets.core.evaluation import summary  # noqa: E402
-from fashion_assets.core.training_data import channel_stats, holdout_split, load_uint8, training_plan  # noqa: E402
+from fashion_assets.core.classifier.training import TrainConfig, fit, load_classifier, pick_device  # noqa: E402
+from fashion_assets.core.classifier.inference import predict_logits  # noqa: E402
+from fashion_assets.core.classifier.evaluation import summary  # noqa: E402
+from fashion_assets.core.classifier.data import channel_stats, holdout_split, load_uint8, training_plan  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

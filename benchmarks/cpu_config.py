@@ -1,7 +1,7 @@
 """Benchmark: choosing the CPU training config — the input size on the holdout, under one time budget.
 
 For each input size, ResNet-18 (from scratch) is trained through the asset's own loop
-(fashion_assets.core.classifier.fit, channels-last + bf16 autocast where the CPU has bf16) on
+(fashion_assets.core.classifier.training.fit, channels-last + bf16 autocast where the CPU has bf16) on
 the data root's training images for the same wall-clock budget: a short first epoch measures the
 speed, and the number of samples is set so that the epochs fill the budget. The size with the
 best holdout accuracy (the holdout carved from training, as the asset does; no validation image
@@ -35,8 +35,8 @@ def main() -> int:
     p.add_argument("--minutes", type=float, default=4.0, help="training budget per size")
     p.add_argument("--epochs", type=int, default=6)
     a = p.parse_args()
-    from fashion_assets.core.classifier import TrainConfig, fit
-    from fashion_assets.core.training_data import channel_stats, load_uint8
+    from fashion_assets.core.classifier.training import TrainConfig, fit
+    from fashion_assets.core.classifier.data import channel_stats, load_uint8
 
     train, names, y, tr, ho = training_split(a.root)
     result = {"machine": machine_info(), "torch_threads": torch.get_num_threads(), "train_images": int(len(tr)),

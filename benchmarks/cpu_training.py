@@ -3,7 +3,7 @@ layout and bfloat16 autocast (TrainConfig.cpu_channels_last / cpu_bf16).
 
 Each variant trains the same model from the same seed on the same images (the data root's
 image_set: training images with a known class, the asset's stratified holdout) for a few short
-epochs, through fashion_assets.core.classifier.fit — the loop the asset runs. Recorded per
+epochs, through fashion_assets.core.classifier.training.fit — the loop the asset runs. Recorded per
 variant: training images/s (augmentation included; mean over epochs after the first) and the
 best holdout accuracy (a few epochs on the demo data: a check that a variant does not break
 learning, not a measure of which learns best).
@@ -37,8 +37,8 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--samples", type=int, default=1024)
     a = p.parse_args()
-    from fashion_assets.core.classifier import TrainConfig, fit
-    from fashion_assets.core.training_data import channel_stats, load_uint8
+    from fashion_assets.core.classifier.training import TrainConfig, fit
+    from fashion_assets.core.classifier.data import channel_stats, load_uint8
 
     train, names, y, tr, ho = training_split(a.root)
     result = {"machine": machine_info(), "torch_threads": torch.get_num_threads(), "train_images": int(len(tr)),

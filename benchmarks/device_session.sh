@@ -32,7 +32,7 @@ for stage in "$@"; do
       timeout 150 python3 -m pytest -q -p no:cacheprovider fashion_assets_tests/core/test_classifier.py \
         fashion_assets_tests/assets/test_classifier.py fashion_assets_tests/assets/test_preferences.py 2>&1 | tail -15 ;;
     prepare)
-      python3 -m fashion_assets.datagen --scale 1 --seed 0 --out "$FASHION_ASSETS_DATA_ROOT/raw" --if-missing \
+      python3 -m fashion_assets.demo_data --scale 1 --seed 0 --out "$FASHION_ASSETS_DATA_ROOT/raw" --if-missing \
         && $DG -j tables_job 2>&1 | grep -E "RUN_SUCCESS|RUN_FAILURE|Error" | tail -5 \
         && $DG -j images_job 2>&1 | grep -E "RUN_SUCCESS|RUN_FAILURE|Error|backend" | tail -5 ;;
     throughput)
@@ -40,7 +40,7 @@ for stage in "$@"; do
     pipeline)
       timeout 420 $DG -j full_pipeline_job -c configs/gpu.yaml > "$OUT/pipeline.log" 2>&1
       echo "full_pipeline_job rc=$?"; grep -E "epoch [0-9]+/|RUN_SUCCESS|RUN_FAILURE|STEP_FAILURE|device" "$OUT/pipeline.log" | tail -25
-      python3 -m fashion_assets.summary 2>&1 | tee "$OUT/summary.txt" | tail -60 ;;
+      python3 -m fashion_assets.cli.summary 2>&1 | tee "$OUT/summary.txt" | tail -60 ;;
     recipes)
       timeout 560 python3 benchmarks/classifier_recipes.py --root "$FASHION_ASSETS_DATA_ROOT" --size 224 \
         --epochs ${RECIPE_EPOCHS:-24} --per-epoch ${RECIPE_PER_EPOCH:-16384} 2>&1 | grep -v "^\s*$" | tail -80 ;;

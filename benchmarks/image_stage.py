@@ -24,11 +24,11 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.core.batch import sha1_of  # noqa: E402
-from fashion_assets.core.cropping import crop_file  # noqa: E402
-from fashion_assets.core.datagen.writer import GeneratorConfig, generate  # noqa: E402
-from fashion_assets.core.imaging import crop_to_figure, write_jpeg  # noqa: E402
-from fashion_assets.core.segmentation import SegmentationSettings, segment_images  # noqa: E402
+from fashion_assets.core.images.batch import sha1_of  # noqa: E402
+from fashion_assets.core.images.cropping import crop_file  # noqa: E402
+from fashion_assets.demo_data.writer import GeneratorConfig, generate  # noqa: E402
+from fashion_assets.core.images.imaging import crop_to_figure, write_jpeg  # noqa: E402
+from fashion_assets.core.images.segmentation import SegmentationSettings, segment_images  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

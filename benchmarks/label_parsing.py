@@ -2,7 +2,7 @@
 
 Compares, on the same files in one run:
   seed_style      one process, ``json.load`` per file, a dict per row, then a DataFrame
-  ours_1_process  fashion_assets.core.scanning.label_changes (a full parse) with one process (orjson, columnar rows)
+  ours_1_process  fashion_assets.core.tables.scanning.label_changes (a full parse) with one process (orjson, columnar rows)
   ours_N_process  the same with one process per core
   label_files_asset  the whole Dagster asset (parse + quarantine + write to DuckDB) via materialize()
   label_files_asset_incremental  the asset again after 100 new survey files arrived: only they are
@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
 from fashion_assets.assets.tables import label_files  # noqa: E402
-from fashion_assets.core.datagen.writer import GeneratorConfig, generate  # noqa: E402
-from fashion_assets.core.scanning import LABEL_FOLDERS, label_changes, list_files  # noqa: E402
+from fashion_assets.demo_data.writer import GeneratorConfig, generate  # noqa: E402
+from fashion_assets.core.tables.scanning import LABEL_FOLDERS, label_changes, list_files  # noqa: E402
 from fashion_assets.resources import DataRootResource  # noqa: E402
 from fashion_assets.io_managers import WarehouseIOManager, WarehouseResource  # noqa: E402
 

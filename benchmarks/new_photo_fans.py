@@ -21,9 +21,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.core.features import best_k  # noqa: E402
-from fashion_assets.core.preference_methods import fit_methods, score_new_images  # noqa: E402
-from fashion_assets.core.preferences import encode  # noqa: E402
+from fashion_assets.core.preferences.features import best_k  # noqa: E402
+from fashion_assets.core.preferences.methods import fit_methods, score_new_images  # noqa: E402
+from fashion_assets.core.preferences.scores import encode  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESPONDENTS, ANSWERS, IMAGES, DIM = 4075, 20303, 4492, 512

@@ -1,7 +1,7 @@
 """Benchmark: CPU inference of the exported classifier, onnxruntime against torch.
 
 The same ResNet-18 (31 classes; throughput does not depend on the weights, so it is initialised
-as training would start) exported with fashion_assets.core.export (normalisation and test-time
+as training would start) exported with fashion_assets.core.classifier.export (normalisation and test-time
 flip in the graph, logits and 512-d features out), on the same uint8 images, at the CPU config's
 64 px and the GPU config's 224 px; batch 64, best of 3 timings, default thread settings of both.
 The largest difference between the two is recorded too, beside the largest logit (an untrained
@@ -23,9 +23,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.core.classifier import build_model  # noqa: E402
-from fashion_assets.core.export import export_onnx, images_per_second, onnx_session, parity, run_onnx  # noqa: E402
-from fashion_assets.core.inference import infer  # noqa: E402
+from fashion_assets.core.classifier.training import build_model  # noqa: E402
+from fashion_assets.core.classifier.export import export_onnx, images_per_second, onnx_session, parity, run_onnx  # noqa: E402
+from fashion_assets.core.classifier.inference import infer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -28,7 +28,7 @@ from sklearn.preprocessing import OneHotEncoder
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.core.datagen.wardrobe import Dresser, load_wardrobe  # noqa: E402
+from fashion_assets.demo_data.wardrobe import Dresser, load_wardrobe  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SLOTS = ("top", "bottom", "shoes", "accessory")

@@ -24,13 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
 from fashion_assets.assets.classifier import MODEL_NAME, NETWORK, POOLED, known  # noqa: E402
-from fashion_assets.core.baselines import classifier_baselines  # noqa: E402
-from fashion_assets.core.classifier import load_classifier  # noqa: E402
-from fashion_assets.core.ensemble import choose_weight, pool  # noqa: E402
-from fashion_assets.core.evaluation import comparison_table, readable_comparison  # noqa: E402
-from fashion_assets.core.inference import predict_logits  # noqa: E402
+from fashion_assets.core.classifier.baselines import classifier_baselines  # noqa: E402
+from fashion_assets.core.classifier.training import load_classifier  # noqa: E402
+from fashion_assets.core.classifier.ensemble import choose_weight, pool  # noqa: E402
+from fashion_assets.core.classifier.evaluation import comparison_table, readable_comparison  # noqa: E402
+from fashion_assets.core.classifier.inference import predict_logits  # noqa: E402
 from fashion_assets.core.registry import Registry  # noqa: E402
-from fashion_assets.core.training_data import holdout_split, load_uint8  # noqa: E402
+from fashion_assets.core.classifier.data import holdout_split, load_uint8  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 COLOUR = "colour_histogram_logreg"

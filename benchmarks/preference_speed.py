@@ -18,8 +18,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.core.datagen.writer import GeneratorConfig, plan_dataset  # noqa: E402
-from fashion_assets.core.preferences import encode, seed_scores, seed_scores_reference  # noqa: E402
+from fashion_assets.demo_data.writer import GeneratorConfig, plan_dataset  # noqa: E402
+from fashion_assets.core.preferences.scores import encode, seed_scores, seed_scores_reference  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -22,7 +22,7 @@ import dagster as dg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.core.datagen.writer import GeneratorConfig, generate  # noqa: E402
+from fashion_assets.demo_data.writer import GeneratorConfig, generate  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -58,9 +58,9 @@ def main() -> int:
     (root / "dagster_home").mkdir(parents=True, exist_ok=True)
     if not (root / "dagster_home" / "dagster.yaml").exists():  # the project's instance settings, as `make home`
         shutil.copy(HERE.parent / "dagster.yaml", root / "dagster_home" / "dagster.yaml")
-    from fashion_assets.core.datagen.writer import GeneratorConfig, generate
+    from fashion_assets.demo_data.writer import GeneratorConfig, generate
     from fashion_assets.definitions import build_definitions
-    from fashion_assets.launcher import PreloadedRunLauncher, create_run
+    from fashion_assets.runs.launcher import PreloadedRunLauncher, create_run
 
     defs = build_definitions(root)
     result = {"machine": machine_info(), "scale": a.scale, "runs": []}

@@ -8,7 +8,7 @@ def training_split(root: str):
     """(training rows of image_set with a known class, class names, labels, fit indices, holdout
     indices): the asset's stratified 15% holdout with its seed."""
     os.environ["FASHION_ASSETS_DATA_ROOT"] = str(Path(root).resolve())
-    from fashion_assets.core.training_data import holdout_split
+    from fashion_assets.core.classifier.data import holdout_split
     from fashion_assets.definitions import build_definitions
 
     images = build_definitions(Path(root).resolve()).load_asset_value("image_set")

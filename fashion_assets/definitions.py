@@ -6,7 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from . import jobs, runs, sensors
+from . import jobs, sensors
+from .runs import dead_runs
 from .console import console_logger
 from .assets import ASSET_MODULES
 from .io_managers import ArtifactIOManager, ArtifactStore, WarehouseIOManager, WarehouseResource
@@ -32,7 +33,7 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         jobs=jobs.ALL_JOBS,
         sensors=[sensors.raw_data_sensor, sensors.incoming_photos_sensor, sensors.automation_sensor,
-                 runs.dead_run_sensor],
+                 dead_runs.dead_run_sensor],
         executor=executor or dg.in_process_executor,
         loggers={"console": console_logger},
         resources={

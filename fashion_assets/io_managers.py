@@ -27,15 +27,15 @@ from typing import Iterator
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster._core.storage.db_io_manager import DbIOManager
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from .core import warehouse
-from .core.artifacts import Artifact, prune_files, prune_versions
-from .core.atomic import write_text
+from .core.common import warehouse
+from .runs.internals import DbIOManager
+from .core.common.artifacts import Artifact, prune_files, prune_versions
+from .core.common.atomic import write_text
 
 # Definition metadata of an image-set output: which column (or list of columns) holds the files it owns.
 FILE_COLUMN = "file_column"

@@ -84,7 +84,7 @@ class TorchDeviceResource(dg.ConfigurableResource):
     device: str = Field(default="auto", description="auto, cpu, cuda, cuda:1, mps ...")
 
     def torch_device(self):
-        from .core.classifier import pick_device
+        from .core.classifier.training import pick_device
 
         return pick_device(self.device)
 

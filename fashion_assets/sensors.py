@@ -26,8 +26,8 @@ from .assets import ASSET_MODULES
 from .assets.images import IMAGE_RUN_TAGS
 from .assets.new_photos import incoming_batches
 from .assets.sources import LISTING_TAG, RAW_FOLDERS, keep_listing, raw_folders
-from .core.new_photos import batches, file_loose_photos, loose_photos
-from .core.settling import Watch, look
+from .core.new_photos.batches import batches, file_loose_photos, loose_photos
+from .core.common.settling import Watch, look
 from .jobs import new_photos_job
 from .resources import DataRootResource
 

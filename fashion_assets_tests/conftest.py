@@ -6,7 +6,7 @@ import os
 import dagster as dg
 import pytest
 
-from fashion_assets.core.datagen.writer import TRUTH_FILE, GeneratorConfig, generate
+from fashion_assets.demo_data.writer import TRUTH_FILE, GeneratorConfig, generate
 from fashion_assets.definitions import build_definitions
 
 TINY = GeneratorConfig(scale=0.02, seed=7, width=96, height=128, faults=True, workers=2)

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from fashion_assets.assets.images import IMAGE_RUN_TAGS
-from fashion_assets.core.datagen.writer import GeneratorConfig, generate
-from fashion_assets.core.filenames import shown_name
-from fashion_assets.core.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
+from fashion_assets.demo_data.writer import GeneratorConfig, generate
+from fashion_assets.core.tables.filenames import shown_name
+from fashion_assets.core.tables.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import SegmentationResource
 

@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from fashion_assets.runs import dead_runs, fail_dead_runs
+from fashion_assets.runs.dead_runs import dead_runs, fail_dead_runs
 
 SIZES = (400_000, 900_000)  # alternate sizes: the row count says which write a table came from
 

@@ -62,9 +62,9 @@ def test_definitions_and_the_scoring_path_load_neither_torch_nor_scikit_learn():
 import sys
 import numpy as np
 import fashion_assets.definitions
-from fashion_assets.core.preference_methods import MethodFit, metrics_table, score_methods
-from fashion_assets.core.preferences import Encoded
-from fashion_assets.core.uncertainty import roc_points
+from fashion_assets.core.preferences.methods import MethodFit, metrics_table, score_methods
+from fashion_assets.core.preferences.scores import Encoded
+from fashion_assets.core.common.uncertainty import roc_points
 rng = np.random.default_rng(0)
 x = rng.normal(size=(12, 8))
 train = Encoded(np.repeat(np.arange(6), 5), rng.integers(0, 12, 30), rng.integers(0, 2, 30), 6, 12)

@@ -166,7 +166,7 @@ def test_a_full_disk_during_a_commit_is_reported_as_such_and_keeps_the_old_rows(
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     error = failure.event_specific_data.error
     shown = error.cause.message if error.cause else error.message
-    assert shown.startswith(f"fashion_assets.core.warehouse.WarehouseError: no space left on the device holding {small_disk}")
+    assert shown.startswith(f"fashion_assets.core.common.warehouse.WarehouseError: no space left on the device holding {small_disk}")
     assert "cannot rollback" not in str(error.to_string())
     import duckdb
 

@@ -10,8 +10,8 @@ import textwrap
 
 import torch
 
-from fashion_assets.core.datagen.writer import GeneratorConfig, generate
-from fashion_assets_tests.core.test_segmentation import FixedMask, export
+from fashion_assets.demo_data.writer import GeneratorConfig, generate
+from fashion_assets_tests.core.images.test_segmentation import FixedMask, export
 
 GUARD = textwrap.dedent("""
     import os, socket, traceback

@@ -148,7 +148,7 @@ def _finished(instance: dg.DagsterInstance, run_id: str, timeout: float = 300) -
 
 def _compare(root: Path, reference: Path) -> dict:
     """Rows in one table and not the other, both ways, per table (EXCEPT ALL)."""
-    from fashion_assets.core import warehouse
+    from fashion_assets.core.common import warehouse
 
     out = {}
     with warehouse.connect(root / "warehouse.duckdb") as conn:

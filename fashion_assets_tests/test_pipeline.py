@@ -17,12 +17,12 @@ from PIL import Image
 from scipy.special import softmax
 
 from fashion_assets.assets.preference_models import load_fit, scoring_side
-from fashion_assets.core.baselines import pooled_scores
-from fashion_assets.core.export import onnx_session, run_onnx
-from fashion_assets.core.features import load_feature_matrix
-from fashion_assets.core.preference_methods import NEW_IMAGE_METHODS, ORDER, score_methods
-from fashion_assets.core.preferences import encode
-from fashion_assets.core.training_data import load_uint8
+from fashion_assets.core.classifier.baselines import pooled_scores
+from fashion_assets.core.classifier.export import onnx_session, run_onnx
+from fashion_assets.core.preferences.features import load_feature_matrix
+from fashion_assets.core.preferences.methods import NEW_IMAGE_METHODS, ORDER, score_methods
+from fashion_assets.core.preferences.scores import encode
+from fashion_assets.core.classifier.data import load_uint8
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import DataRootResource, SegmentationResource
 from fashion_assets.sensors import incoming_photos_sensor
@@ -262,7 +262,7 @@ def test_a_copied_or_moved_data_root_is_self_contained(pipeline, tmp_path):
     (moved / "incoming" / "spring").mkdir(parents=True)
     for p in sorted(PHOTOS.iterdir())[:2]:
         shutil.copy(p, moved / "incoming" / "spring" / p.name)
-    first = _cli(moved, home, "fashion_assets.incoming")
+    first = _cli(moved, home, "fashion_assets.cli.photos")
     assert first.returncode == 0 and "spring: 2 photos" in first.stdout, first.stderr[-2000:]
     # The warehouse lost the batch's predictions (make clean-data, make run) while the instance
     # still records them: the batch is predicted again, not "every batch has predictions".
@@ -270,12 +270,12 @@ def test_a_copied_or_moved_data_root_is_self_contained(pipeline, tmp_path):
 
     with duckdb.connect(str(moved / "warehouse.duckdb"), config={"custom_user_agent": "dagster"}) as conn:
         conn.execute("DROP TABLE fashion.incoming_predictions")
-    again = _cli(moved, home, "fashion_assets.incoming")
+    again = _cli(moved, home, "fashion_assets.cli.photos")
     assert again.returncode == 0 and "spring: 2 photos" in again.stdout, (again.stdout, again.stderr[-2000:])
     # The champion alias moved by hand, without the rebuild: the photos are still predicted with
     # the materialized version, and the command says so, naming both and the remedy.
-    assert _cli(moved, home, "fashion_assets.models", "champion", "1").returncode == 0
-    stale = _cli(moved, home, "fashion_assets.incoming", "spring")
+    assert _cli(moved, home, "fashion_assets.cli.models", "champion", "1").returncode == 0
+    stale = _cli(moved, home, "fashion_assets.cli.photos", "spring")
     assert stale.returncode == 0
     assert ("champion is version 1, but the materialized models (classifier_onnx, feature_matrix) are from version 3"
             in stale.stderr and "make champion VERSION=1" in stale.stderr), stale.stderr[-2000:]

@@ -10,15 +10,15 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from fashion_assets.core.datagen.writer import GeneratorConfig, generate
+from fashion_assets.demo_data.writer import GeneratorConfig, generate
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import DataRootResource
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
 from fashion_assets.assets.sources import LISTING_TAG
-from fashion_assets.core.fingerprint import fingerprint
-from fashion_assets.core.scanning import label_changes
+from fashion_assets.core.common.fingerprint import fingerprint
+from fashion_assets.core.tables.scanning import label_changes
 from fashion_assets.sensors import DATA_VERSION_TAG, raw_data_sensor
 
 OLD = time.time() - 3600  # well past the settle time
@@ -53,7 +53,7 @@ def settled(root, cursor=None):
 @pytest.fixture
 def relist_every_tick(monkeypatch):
     """Every tick lists the folders (an edit in place changes no folder: seen on the periodic relisting)."""
-    monkeypatch.setattr("fashion_assets.core.settling.RELIST_SECONDS", 0.0)
+    monkeypatch.setattr("fashion_assets.core.common.settling.RELIST_SECONDS", 0.0)
 
 
 def changed(result) -> list[str]:
@@ -132,7 +132,7 @@ def test_a_future_mtime_is_counted_like_any_other_and_later_files_still_arrive(r
 
 
 def test_a_folder_that_never_stops_changing_is_acted_on_after_the_wait_limit(root, monkeypatch):
-    monkeypatch.setattr("fashion_assets.core.settling.MAX_WAIT_SECONDS", 0.0)
+    monkeypatch.setattr("fashion_assets.core.common.settling.MAX_WAIT_SECONDS", 0.0)
     cursor = settled(root).cursor
     labels = root / "raw" / LABELS
     write(labels / "W_00001_50_ivy_M_000001.json")
@@ -145,7 +145,7 @@ def test_between_changes_a_tick_lists_nothing(root, monkeypatch):
     """The cheap check: 250k entries are listed only when a folder changed (or every RELIST_SECONDS)."""
     cursor = settled(root).cursor
     listed = []
-    import fashion_assets.core.settling as settling
+    import fashion_assets.core.common.settling as settling
 
     monkeypatch.setattr(settling, "fingerprint", lambda folders: listed.append(folders) or fingerprint(folders))
     quiet = tick(root, cursor)

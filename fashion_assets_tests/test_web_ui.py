@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from fashion_assets.core.datagen.writer import GeneratorConfig, generate
-from fashion_assets.launcher import PID_TAG
+from fashion_assets.demo_data.writer import GeneratorConfig, generate
+from fashion_assets.runs.launcher import PID_TAG
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("FASHION_ASSETS_CHROMIUM", "/usr/bin/chromium"))

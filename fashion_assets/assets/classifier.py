@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..core.artifacts import Artifact, content_version
-from ..core.atomic import write_bytes
-from ..core.batch import sha1_of
-from ..core.plots import markdown_image
-from ..core.vocabulary import CLASS_LABELS
+from ..core.common.artifacts import Artifact, content_version
+from ..core.common.atomic import write_bytes
+from ..core.images.batch import sha1_of
+from ..core.common.plots import markdown_image
+from ..core.tables.vocabulary import CLASS_LABELS
 from ..io_managers import ArtifactStore
 from ..resources import ModelRegistryResource, TorchDeviceResource
 from .metadata import markdown, table_output
@@ -39,7 +39,7 @@ def known(image_set: pd.DataFrame, split: str) -> pd.DataFrame:
 @dg.asset(group_name=GROUP, kinds={"duckdb", "pytorch"}, code_version="2", automation_condition=EAGER)
 def channel_stats(context: dg.AssetExecutionContext, image_set: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Per-channel mean and std over the cropped training images (one vectorised pass, in chunks)."""
-    from ..core.training_data import channel_stats_of_files
+    from ..core.classifier.data import channel_stats_of_files
 
     train = known(image_set, "Train")
     mean, std = channel_stats_of_files(list(train.crop))
@@ -55,7 +55,7 @@ class TrainingPlanConfig(dg.Config):
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
 def training_plan(config: TrainingPlanConfig, image_set: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Per class: training images, the seed's augmentation multiplier, and the samples that gives."""
-    from ..core.training_data import training_plan as compute_training_plan
+    from ..core.classifier.data import training_plan as compute_training_plan
 
     train = known(image_set, "Train")
     if train.empty:
@@ -111,12 +111,12 @@ def style_classifier(context: dg.AssetExecutionContext, config: StyleClassifierC
     holdout carved from training; the official validation set is scored once with that model and
     reported on all images and on the unseen ones (not in training by name or content)."""
     import torch
-    from ..core.classifier import RECIPES, TrainConfig, classifier_settings, fit, load_classifier, save_atomic
-    from ..core.baselines import classifier_baselines, colour_expert_entry
-    from ..core.ensemble import choose_weight, pool
-    from ..core.evaluation import comparison_table, readable_comparison, training_report
-    from ..core.inference import predict_logits
-    from ..core.training_data import holdout_split, load_uint8
+    from ..core.classifier.training import RECIPES, TrainConfig, classifier_settings, fit, load_classifier, save_atomic
+    from ..core.classifier.baselines import classifier_baselines, colour_expert_entry
+    from ..core.classifier.ensemble import choose_weight, pool
+    from ..core.classifier.evaluation import comparison_table, readable_comparison, training_report
+    from ..core.classifier.inference import predict_logits
+    from ..core.classifier.data import holdout_split, load_uint8
 
     device = torch_device.torch_device()
     class_names = list(training_plan.class_label)

@@ -10,9 +10,9 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from ..core.artifacts import content_version
-from ..core.cropping import crop_images
-from ..core.images import account_images
+from ..core.common.artifacts import content_version
+from ..core.images.cropping import crop_images
+from ..core.images.accounting import account_images
 from ..io_managers import ArtifactStore, WarehouseResource
 from .images import EAGER, GROUP, image_step, partition_of, run_partitions, workers_or_cores
 from .metadata import markdown, table_metadata

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..core.batch import shard_of
-from ..core.imaging import iqr_bounds
-from ..core.segmentation import SegmentationSettings, redo_outliers, segment_images
+from ..core.images.batch import shard_of
+from ..core.images.imaging import iqr_bounds
+from ..core.images.segmentation import SegmentationSettings, redo_outliers, segment_images
 from ..io_managers import FILE_COLUMN, ArtifactStore, WarehouseResource
 from ..resources import SegmentationResource
 from .metadata import markdown, table_metadata

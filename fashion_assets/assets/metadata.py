@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from ..core.artifacts import content_version
+from ..core.common.artifacts import content_version
 
 
 def table_metadata(df: pd.DataFrame, preview_rows: int = 10) -> dict:

@@ -1,7 +1,7 @@
 """Predictions for new photos: each arrival batch in ``<data root>/incoming/`` is a partition.
 
 ``incoming_photos_sensor`` files loose photos into a batch folder and adds one partition per
-batch (or per folder dropped in whole); ``python -m fashion_assets.incoming`` does the same once,
+batch (or per folder dropped in whole); ``python -m fashion_assets.cli.photos`` does the same once,
 by hand. A batch's photos are segmented and cropped with the training images' code and settings
 (the segmenter resource, the crop size of ``image_set``), classified by the exported champion
 (onnxruntime), matched to the most similar training images (the feature matrix of the same
@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..core.artifacts import Artifact, content_version
-from ..core.atomic import write_text
-from ..core.contact_sheet import contact_sheet, markdown_preview
-from ..core.cropping import crop_images
-from ..core.features import best_k, load_feature_matrix, nearest
-from ..core.new_photos import class_posteriors, list_batch, top_classes
-from ..core.segmentation import segment_images
+from ..core.common.artifacts import Artifact, content_version
+from ..core.common.atomic import write_text
+from ..core.new_photos.contact_sheet import contact_sheet, markdown_preview
+from ..core.images.cropping import crop_images
+from ..core.preferences.features import best_k, load_feature_matrix, nearest
+from ..core.new_photos.batches import class_posteriors, list_batch, top_classes
+from ..core.images.segmentation import segment_images
 from ..io_managers import FILE_COLUMN, ArtifactStore, WarehouseResource
 from ..resources import DataRootResource, SegmentationResource
 from .images import WorkersConfig, segmentation_settings, workers_or_cores
@@ -110,7 +110,7 @@ def best_new_image_method(preference_metrics: pd.DataFrame) -> tuple[str, float,
     """The honest method (of those that can score an unanswered image) with the best ROC AUC on
     unseen validation answers — ranking respondents is what the AUC measures — with that AUC and
     the AUC of ``respondent_majority`` (the baseline that ignores the photo), for comparison."""
-    from ..core.preference_methods import NEW_IMAGE_METHODS
+    from ..core.preferences.methods import NEW_IMAGE_METHODS
 
     auc = preference_metrics.set_index("method").roc_auc_unseen
     honest = preference_metrics[preference_metrics.method.isin(NEW_IMAGE_METHODS)
@@ -137,11 +137,11 @@ def incoming_predictions(context: dg.AssetExecutionContext, config: NewPhotoConf
                          valid_labels: pd.DataFrame, preference_metrics: pd.DataFrame):
     """Classify one batch with the exported champion, find each photo's nearest training images
     and rank the respondents by the best honest preference method; write the contact sheet."""
-    from ..core.baselines import pooled_scores
-    from ..core.export import onnx_session, run_onnx
-    from ..core.preference_methods import score_new_images
-    from ..core.preferences import encode
-    from ..core.training_data import load_uint8
+    from ..core.classifier.baselines import pooled_scores
+    from ..core.classifier.export import onnx_session, run_onnx
+    from ..core.preferences.methods import score_new_images
+    from ..core.preferences.scores import encode
+    from ..core.classifier.data import load_uint8
 
     batch = context.partition_key
     same_champion(classifier_onnx, feature_matrix, preference_model)

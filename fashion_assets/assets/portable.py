@@ -7,8 +7,8 @@ import json
 import dagster as dg
 import pandas as pd
 
-from ..core.artifacts import Artifact
-from ..core.atomic import write_bytes
+from ..core.common.artifacts import Artifact
+from ..core.common.atomic import write_bytes
 from ..io_managers import ArtifactStore
 from .classifier import ARTIFACT, EAGER, GROUP
 
@@ -27,10 +27,10 @@ def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactS
     compared with torch on a batch of crops, and timed on the CPU against torch; the colour
     expert its logits are pooled with goes beside it (``colour_expert.json``)."""
     import torch
-    from ..core.classifier import load_classifier
-    from ..core.export import OPSET, OUTPUTS, export_onnx, images_per_second, onnx_session, parity, run_onnx
-    from ..core.inference import infer
-    from ..core.training_data import load_uint8
+    from ..core.classifier.training import load_classifier
+    from ..core.classifier.export import OPSET, OUTPUTS, export_onnx, images_per_second, onnx_session, parity, run_onnx
+    from ..core.classifier.inference import infer
+    from ..core.classifier.data import load_uint8
 
     s = champion_classifier.settings
     model, ckpt = load_classifier(champion_classifier.path)

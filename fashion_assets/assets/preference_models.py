@@ -17,15 +17,15 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..core import plots
-from ..core.artifacts import Artifact, content_version
-from ..core.atomic import atomic_path, write_bytes
-from ..core.features import FeatureMatrix, load_feature_matrix
-from ..core.preference_methods import (ORDER, MethodFit, fit_methods, metrics_table, readable, score_methods,
+from ..core.common import plots
+from ..core.common.artifacts import Artifact, content_version
+from ..core.common.atomic import atomic_path, write_bytes
+from ..core.preferences.features import FeatureMatrix, load_feature_matrix
+from ..core.preferences.methods import (ORDER, MethodFit, fit_methods, metrics_table, readable, score_methods,
                                        thresholds_and_protocols)
-from ..core.preferences import encode
-from ..core.profile_model import FOLDS, PROFILE_FIELDS, ProfileFit, Side, side_from_answers
-from ..core.uncertainty import roc_points
+from ..core.preferences.scores import encode
+from ..core.preferences.profile import FOLDS, PROFILE_FIELDS, ProfileFit, Side, side_from_answers
+from ..core.common.uncertainty import roc_points
 from ..io_managers import ArtifactStore, WarehouseResource
 from ..resources import DataRootResource
 from .classifier import ARTIFACT

@@ -10,9 +10,9 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from ..core.artifacts import Artifact, content_version
-from ..core.atomic import atomic_path
-from ..core.features import load_feature_matrix, top_k_neighbours
+from ..core.common.artifacts import Artifact, content_version
+from ..core.common.atomic import atomic_path
+from ..core.preferences.features import load_feature_matrix, top_k_neighbours
 from ..io_managers import ArtifactStore
 from ..resources import TorchDeviceResource
 from .classifier import ARTIFACT, EAGER, GPU_TAGS
@@ -27,9 +27,9 @@ def feature_matrix(context: dg.AssetExecutionContext, torch_device: TorchDeviceR
                    champion_classifier: Artifact, image_set: pd.DataFrame):
     """512-d features (the classifier's penultimate layer) of every distinct image of both splits,
     with an index from (split, file name) to the feature row."""
-    from ..core.classifier import load_classifier
-    from ..core.inference import extract_features
-    from ..core.training_data import load_uint8
+    from ..core.classifier.training import load_classifier
+    from ..core.classifier.inference import extract_features
+    from ..core.classifier.data import load_uint8
 
     model, ckpt = load_classifier(champion_classifier.path)
     size = ckpt["config"]["image_size"]

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..core.artifacts import Artifact, content_version
-from ..core.atomic import atomic_path, write_bytes
-from ..core.batch import sha1_of
-from ..core.features import top_k_neighbours
-from ..core.products import precision_at_k, three_way_split
+from ..core.common.artifacts import Artifact, content_version
+from ..core.common.atomic import atomic_path, write_bytes
+from ..core.images.batch import sha1_of
+from ..core.preferences.features import top_k_neighbours
+from ..core.catalogue.products import precision_at_k, three_way_split
 from ..io_managers import ArtifactStore
 from ..resources import DataRootResource, ModelRegistryResource, TorchDeviceResource
 from .classifier import ARTIFACT, GPU_TAGS
@@ -48,10 +48,11 @@ def product_classifier(context: dg.AssetExecutionContext, config: ProductClassif
     chosen on validation, the test split scored once (accuracy, macro and weighted F1, report)."""
     import torch
     from sklearn.metrics import classification_report, f1_score
-    from ..core import evaluation, plots
-    from ..core.classifier import TrainConfig, fit, load_classifier
-    from ..core.inference import predict_logits
-    from ..core.training_data import channel_stats, load_uint8
+    from ..core.classifier import evaluation
+    from ..core.common import plots
+    from ..core.classifier.training import TrainConfig, fit, load_classifier
+    from ..core.classifier.inference import predict_logits
+    from ..core.classifier.data import channel_stats, load_uint8
 
     if config.level not in product_classes.columns:
         raise dg.Failure(f"unknown level {config.level!r}; valid: masterCategory, subCategory, articleType, Class")
@@ -125,9 +126,9 @@ def product_features(context: dg.AssetExecutionContext, torch_device: TorchDevic
                      product_champion: Artifact, product_classes: pd.DataFrame):
     """512-d features (the product classifier's layer before its head) of every product, in id
     order; image size and normalisation come from the classifier's checkpoint."""
-    from ..core.classifier import load_classifier
-    from ..core.inference import extract_features
-    from ..core.training_data import load_uint8
+    from ..core.classifier.training import load_classifier
+    from ..core.classifier.inference import extract_features
+    from ..core.classifier.data import load_uint8
 
     items = product_classes.sort_values("id", ignore_index=True)
     model, ckpt = load_classifier(product_champion.path)
@@ -154,7 +155,7 @@ def product_recommendations(context: dg.AssetExecutionContext, config: Recommend
     """Top-k visually similar products per product (cosine on the classifier's features), never the
     product itself; precision@k against the same articleType; a contact sheet of examples."""
     from PIL import Image
-    from ..core import plots
+    from ..core.common import plots
 
     items = product_classes.sort_values("id", ignore_index=True)
     data = np.load(product_features.path)

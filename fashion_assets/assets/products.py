@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from ..core.products import ClassRules, balance_table, load_styles, product_table as build_product_table, refine_classes
+from ..core.catalogue.products import ClassRules, balance_table, load_styles, product_table as build_product_table, refine_classes
 from ..resources import CatalogueResource
 from .metadata import markdown, table_output
 

@@ -1,14 +1,14 @@
 """The classifier version that downstream assets use: the one under the registry's ``champion``
 alias. Training registers every version; the alias moves only when the version passed its gate
-(``style_classifier_beats_chance``), and ``python -m fashion_assets.models champion N`` moves it
+(``style_classifier_beats_chance``), and ``python -m fashion_assets.cli.models champion N`` moves it
 back to an older version (a rollback); materializing ``champion_classifier`` then rebuilds
 everything downstream from that version.
 """
 
 import dagster as dg
 
-from ..core.artifacts import Artifact
-from ..core.batch import sha1_of
+from ..core.common.artifacts import Artifact
+from ..core.images.batch import sha1_of
 from ..core.registry import CHAMPION
 from ..resources import ModelRegistryResource
 from .classifier import ARTIFACT, EAGER, GROUP, MODEL_NAME, style_classifier
@@ -30,14 +30,14 @@ def champion_output(context: dg.AssetExecutionContext, registry, name: str, trai
                     **settings) -> dg.Output:
     """The handle of registered model ``name``'s version under the champion alias (its checkpoint
     in the registry's artifact store; settings read from the checkpoint, plus ``settings``)."""
-    from ..core.classifier import classifier_settings
+    from ..core.classifier.training import classifier_settings
 
     import torch
 
     champion = registry.champion(name)
     if champion is None:
         raise dg.Failure(f"no {name} version has the alias '{CHAMPION}' yet: train one that passes its gate "
-                         f"({trained_by}), or set it by hand (python -m fashion_assets.models champion N)")
+                         f"({trained_by}), or set it by hand (python -m fashion_assets.cli.models champion N)")
     if not champion.checkpoint.exists():
         raise dg.Failure(f"{name} version {champion.version}'s checkpoint {champion.checkpoint} is missing "
                          f"from the registry's artifact store")

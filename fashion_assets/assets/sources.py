@@ -4,8 +4,8 @@ with automation on, re-materializes them)."""
 
 import dagster as dg
 
-from ..core.fingerprint import Listing, fingerprint, load_listing, save_listing
-from ..core.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
+from ..core.common.fingerprint import Listing, fingerprint, load_listing, save_listing
+from ..core.tables.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
 from ..resources import DataRootResource
 
 GROUP = "tables"

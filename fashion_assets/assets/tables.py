@@ -11,12 +11,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from ..core import tables
-from ..core.atomic import write_text
-from ..core.file_match import match_stored
-from ..core.progress import Progress
-from ..core.scanning import label_changes, scan_images
-from ..core.vocabulary import CLASS_LABELS
+from ..core.tables import derived as tables
+from ..core.common.atomic import write_text
+from ..core.tables.file_match import match_stored
+from ..core.common.progress import Progress
+from ..core.tables.scanning import label_changes, scan_images
+from ..core.tables.vocabulary import CLASS_LABELS
 from ..io_managers import QueryTable, StoredTable, TableChange, WarehouseResource
 from ..resources import DataRootResource
 from .metadata import markdown, quarantine_check, table_metadata, table_output

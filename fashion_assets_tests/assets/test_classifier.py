@@ -16,12 +16,12 @@ from PIL import Image
 from fashion_assets.assets.classifier import NETWORK, POOLED, beats_chance, style_classifier
 from fashion_assets.assets.preferences import feature_matrix
 from fashion_assets.assets.registry import champion_classifier
-from fashion_assets.core.baselines import pooled_scores
-from fashion_assets.core.classifier import load_classifier
-from fashion_assets.core.inference import predict_logits
+from fashion_assets.core.classifier.baselines import pooled_scores
+from fashion_assets.core.classifier.training import load_classifier
+from fashion_assets.core.classifier.inference import predict_logits
 from fashion_assets.core.registry import CHAMPION as CHAMPION_ALIAS
 from fashion_assets.core.registry import Registry
-from fashion_assets.core.training_data import load_uint8, training_plan
+from fashion_assets.core.classifier.data import load_uint8, training_plan
 from fashion_assets.io_managers import ArtifactIOManager, ArtifactStore
 from fashion_assets.resources import ModelRegistryResource, TorchDeviceResource
 

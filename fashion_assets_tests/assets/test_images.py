@@ -13,8 +13,8 @@ from PIL import Image
 
 from fashion_assets.assets.images import IMAGE_RUN_TAGS, IMAGE_SHARDS, image_partitions, partition_of, segmentation
 from fashion_assets.assets.crops import cropping
-from fashion_assets.core.atomic import TEMP_PREFIX
-from fashion_assets.core.datagen.writer import GeneratorConfig, generate
+from fashion_assets.core.common.atomic import TEMP_PREFIX
+from fashion_assets.demo_data.writer import GeneratorConfig, generate
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import SegmentationResource
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from fashion_assets.core.registry import Registry
 from fashion_assets.definitions import build_definitions
-from fashion_assets.models import main as models_main
+from fashion_assets.cli.models import main as models_main
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "fashion_products"
 

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from fashion_assets.core.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
+from fashion_assets.core.tables.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_rematerializing_is_idempotent(tiny_root, tables_run, load):
 
 
 def test_label_table_parses_only_new_files_and_equals_a_full_reparse(tmp_path):
-    from fashion_assets.core.datagen.writer import GeneratorConfig, generate
+    from fashion_assets.demo_data.writer import GeneratorConfig, generate
     from fashion_assets.definitions import build_definitions
 
     generate(tmp_path / "raw", GeneratorConfig(scale=0.005, seed=4, width=64, height=96, workers=1), log=lambda _: None)

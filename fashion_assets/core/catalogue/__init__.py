@@ -1,0 +1,1 @@
+"""Seeds 002-004: the product catalogue's tables and classes."""

@@ -1,0 +1,1 @@
+"""What every stage uses: atomic writes, progress, artifact handles, the warehouse file, folder fingerprints and settling, source versions, process checks, plots and bootstrap intervals. Imports nothing from the stages."""

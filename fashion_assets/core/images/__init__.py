@@ -1,0 +1,1 @@
+"""Stage 1-2, images: decoding, background removal, cropping and the accounting of every image."""

@@ -1,0 +1,1 @@
+"""New photos: arrival batches in incoming/, rankings and the contact sheet."""
