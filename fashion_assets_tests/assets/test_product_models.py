@@ -10,8 +10,9 @@ import pandas as pd
 from fashion_assets.core.registry import Registry
 from fashion_assets.definitions import build_definitions
 from fashion_assets.cli.models import main as models_main
+from fashion_assets_tests import FIXTURES
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "fashion_products"
+FIXTURE = FIXTURES / "fashion_products"
 
 
 def test_product_classifier_beats_majority_and_recommendations_follow_its_handle(tmp_path, monkeypatch, capsys):

@@ -5,8 +5,9 @@ from pathlib import Path
 import dagster as dg
 
 from fashion_assets.definitions import build_definitions
+from fashion_assets_tests import FIXTURES
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "fashion_products"
+FIXTURE = FIXTURES / "fashion_products"
 TABLES = ["product_table", "products_without_images", "product_classes", "label_balance"]
 
 

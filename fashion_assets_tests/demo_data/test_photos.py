@@ -13,8 +13,9 @@ from fashion_assets.demo_data.plan import plan_images
 from fashion_assets.demo_data.survey import like_logits, plan_respondents
 from fashion_assets.demo_data.wardrobe import Dresser, cutout, load_wardrobe, recipe_weights
 from fashion_assets.demo_data.writer import GeneratorConfig, generate
+from fashion_assets_tests import FIXTURES
 
-PHOTOS = Path(__file__).resolve().parents[2] / "fixtures" / "fashion_products"
+PHOTOS = FIXTURES / "fashion_products"
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from fashion_assets.runs.launcher import PID_TAG, PreloadedRunLauncher, create_run
+from fashion_assets_tests import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 CODE = '''
 import os

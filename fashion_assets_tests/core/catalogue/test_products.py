@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from fashion_assets.core.catalogue.products import ClassRules, balance, load_styles, product_table, refine_classes
+from fashion_assets_tests import FIXTURES
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "fashion_products"
+FIXTURE = FIXTURES / "fashion_products"
 
 
 def test_product_table_reports_labels_without_images():
