@@ -23,7 +23,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from fashion_assets.assets.classifier import MODEL_NAME, NETWORK, POOLED, known  # noqa: E402
+from fashion_assets.core.classifier.data import known_images as known  # noqa: E402
+from fashion_assets.core.classifier.style import NETWORK, POOLED  # noqa: E402
+from fashion_assets.core.registry import STYLE_MODEL as MODEL_NAME  # noqa: E402
 from fashion_assets.core.classifier.baselines import classifier_baselines  # noqa: E402
 from fashion_assets.core.classifier.training import load_classifier  # noqa: E402
 from fashion_assets.core.classifier.ensemble import choose_weight, pool  # noqa: E402

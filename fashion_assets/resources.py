@@ -11,6 +11,7 @@ from pydantic import Field
 DATA_ROOT_ENV = "FASHION_ASSETS_DATA_ROOT"
 DEFAULT_DATA_ROOT = "data"
 CATALOGUE_ENV = "FASHION_ASSETS_CATALOGUE"
+KEEP_LISTINGS = 4  # per raw source; a run starts seconds after the tick that kept its listing
 
 
 class DataRootResource(dg.ConfigurableResource):
@@ -54,6 +55,29 @@ class DataRootResource(dg.ConfigurableResource):
         """MLflow's local store: tracked training runs and the model registry."""
         return self.path / "mlflow"
 
+    def raw_folders(self, source: str) -> list[Path]:
+        """The folders of one raw source (``raw_images`` or ``raw_labels``)."""
+        from .core.tables.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
+
+        folders = {"raw_images": IMAGE_FOLDERS, "raw_labels": LABEL_FOLDERS}[source]
+        return [self.raw / f for f in folders.values()]
+
+    def keep_listing(self, source: str, listing) -> None:
+        """Keep ``listing`` for the run about to be requested (and only the newest few)."""
+        from .core.common.fingerprint import save_listing
+
+        save_listing(listing, self.listings / f"{source}-{listing.digest}.npz")
+        old = sorted(self.listings.glob(f"{source}-*.npz"), key=lambda p: p.stat().st_mtime_ns)[:-KEEP_LISTINGS]
+        for path in old:
+            path.unlink(missing_ok=True)
+
+    def kept_listing(self, source: str, digest: str | None):
+        """The listing the sensor kept for a run (its tag names the data version ``digest``), if still there."""
+        from .core.common.fingerprint import load_listing
+
+        path = self.listings / f"{source}-{digest}.npz"
+        return load_listing(path) if digest and path.exists() else None
+
 
 def catalogue_root_from_env() -> str | None:
     """The product catalogue folder, when set (default: <data root>/catalogue)."""
@@ -76,6 +100,13 @@ class SegmentationResource(dg.ConfigurableResource):
                                         description="Stronger rembg model for white-ratio outliers; empty = none.")
     max_side: int = Field(default=1024, description="Segmented images are written at most this large (0 = original); "
                                                     "the crop needs no more.")
+
+    def settings(self):
+        """The segmenter's settings as core/images/segmentation takes them."""
+        from .core.images.segmentation import SegmentationSettings
+
+        return SegmentationSettings(primary=self.primary_model, secondary=self.secondary_model or None,
+                                    model_home=self.model_home, max_side=self.max_side)
 
 
 class TorchDeviceResource(dg.ConfigurableResource):

@@ -25,7 +25,8 @@ import dagster as dg
 from .assets import ASSET_MODULES
 from .assets.images import IMAGE_RUN_TAGS
 from .assets.new_photos import incoming_batches
-from .assets.sources import LISTING_TAG, RAW_FOLDERS, keep_listing, raw_folders
+from .assets.conventions import LISTING_TAG
+from .assets.sources import RAW_SOURCES
 from .core.new_photos.batches import batches, file_loose_photos, loose_photos
 from .core.common.settling import Watch, look
 from .jobs import new_photos_job
@@ -57,7 +58,7 @@ def following(assets: list, source: str) -> list[dg.AssetKey]:
     return sorted(seen, key=lambda k: k.to_user_string())
 
 
-FOLLOWING = {source: following(dg.load_assets_from_modules(ASSET_MODULES), source) for source in RAW_FOLDERS}
+FOLLOWING = {source: following(dg.load_assets_from_modules(ASSET_MODULES), source) for source in RAW_SOURCES}
 _PARTITIONED = {k for k in FOLLOWING["raw_images"] if k.path[-1] in ("segmented_images", "segmentation_quarantine",
                                                                       "cropped_images", "crop_quarantine")}
 
@@ -82,11 +83,11 @@ def raw_data_sensor(context: dg.SensorEvaluationContext, data_root: DataRootReso
     # The cursor: per source a few digests and times, and a change counter — small however many files there are.
     cursor = json.loads(context.cursor) if context.cursor else {}
     events, runs, waiting = [], [], []
-    for source in RAW_FOLDERS:
+    for source in RAW_SOURCES:
         watch = Watch.from_cursor(cursor.get(source))
         if watch.recorded is None:
             watch.recorded = _recorded_version(context, source)
-        seen = look(watch, raw_folders(data_root, source), time.time())
+        seen = look(watch, data_root.raw_folders(source), time.time())
         cursor[source] = watch.to_cursor()
         if not seen.changed:
             if seen.why != "unchanged":
@@ -100,7 +101,7 @@ def raw_data_sensor(context: dg.SensorEvaluationContext, data_root: DataRootReso
         partitioned = any(k in _PARTITIONED for k in selection)
         tags = {**(IMAGE_RUN_TAGS if partitioned else {}), "fashion_assets/change": source}
         if source == "raw_labels":  # 250k survey files: the run parses from this listing instead of listing again
-            keep_listing(data_root, source, listing)
+            data_root.keep_listing(source, listing)
             tags[LISTING_TAG] = listing.digest
         runs.append(dg.RunRequest(run_key=f"{source}-{cursor['changes']}-{listing.digest[:16]}", asset_selection=selection,
                                   tags=tags))

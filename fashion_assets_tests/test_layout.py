@@ -64,3 +64,37 @@ def test_the_run_machinery_imports_no_asset():
 def test_dagster_s_private_api_is_used_in_one_module():
     users = {m for m, names in IMPORTS.items() if any(n.startswith("dagster._") for n in names)}
     assert users == {"fashion_assets.runs.internals"}
+
+
+def test_an_asset_module_imports_only_the_conventions_of_the_asset_package():
+    """A stage gets what another stage makes as an asset input, never by importing its module."""
+    for module, names in IMPORTS.items():
+        if module.startswith("fashion_assets.assets.") and module != "fashion_assets.assets.conventions":
+            siblings = {n for n in _own(names) if n.startswith("fashion_assets.assets")}
+            assert all(n.startswith("fashion_assets.assets.conventions") for n in siblings), (module, siblings)
+    assert not {n for n in _own(IMPORTS["fashion_assets.assets.conventions"]) if n.startswith("fashion_assets.assets")}
+
+
+SCREEN = 45  # lines of an asset body, after its signature and docstring
+
+
+def test_every_asset_body_fits_a_screen():
+    """An asset body reads its inputs, calls core, and turns the result into outputs, metadata and
+    check results; whatever needs more lines belongs in core."""
+    import inspect
+    import textwrap
+
+    import dagster as dg
+
+    from fashion_assets.assets import ASSET_MODULES
+
+    long = {}
+    for asset in dg.load_assets_from_modules(ASSET_MODULES):
+        if not isinstance(asset, dg.AssetsDefinition) or asset.node_def is None:
+            continue
+        fn = asset.op.compute_fn.decorated_fn
+        node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+        body = node.body[1:] if isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant) else node.body
+        if node.end_lineno - body[0].lineno + 1 > SCREEN:
+            long[f"{fn.__module__}.{fn.__name__}"] = node.end_lineno - body[0].lineno + 1
+    assert not long, long

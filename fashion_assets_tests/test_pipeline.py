@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 from scipy.special import softmax
 
-from fashion_assets.assets.preference_models import load_fit, scoring_side
+from fashion_assets.core.preferences.answers import scoring_side
+from fashion_assets.core.preferences.methods import load_fit
 from fashion_assets.core.classifier.baselines import pooled_scores
 from fashion_assets.core.classifier.export import onnx_session, run_onnx
 from fashion_assets.core.preferences.features import load_feature_matrix

@@ -16,7 +16,7 @@ from fashion_assets.resources import DataRootResource
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
-from fashion_assets.assets.sources import LISTING_TAG
+from fashion_assets.assets.conventions import LISTING_TAG
 from fashion_assets.core.common.fingerprint import fingerprint
 from fashion_assets.core.tables.scanning import label_changes
 from fashion_assets.sensors import DATA_VERSION_TAG, raw_data_sensor

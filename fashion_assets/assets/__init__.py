@@ -8,8 +8,8 @@ import dagster as dg
 # assets (the raw folders) and Output(data_version=...). Their warnings are noise to a user.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-from . import (classifier, crops, images, new_photos, portable, preference_models, preferences, product_models,
+from . import (classifier, images, new_photos, portable, preference_models, preferences, product_models,
                products, registry, sources, tables)
 
-ASSET_MODULES = [sources, tables, images, crops, classifier, registry, portable, preferences, preference_models, products,
+ASSET_MODULES = [sources, tables, images, classifier, registry, portable, preferences, preference_models, products,
                  product_models, new_photos]

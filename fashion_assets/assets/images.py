@@ -1,4 +1,5 @@
-"""Stage 1-2 preprocessing, part 1: background removal and the white-ratio outlier redo.
+"""Stage 1-2 preprocessing: background removal, the white-ratio outlier redo, crop/pad/resize,
+and the checked image set.
 
 Per-image work is partitioned by split × shard (``Train-0`` … ``Validation-3``; the shard is a
 stable hash of the file name): a backfill from the web UI fans out into one run per partition.
@@ -6,23 +7,29 @@ Each partitioned step is a DuckDB table (one row per image, a ``partition`` colu
 live in the artifact store; it continues from its own previous rows, so only new or changed
 images are processed, and the I/O manager removes files no row names any more. Jobs that
 include these assets run every partition in one run (IMAGE_RUN_TAGS).
-"""
 
-import os
+``image_set`` is what the classifier and the features use: one row per usable image with its
+crop and class. Its blocking check says whether every image of ``image_table`` is accounted for
+(cropped from its current segmentation, or quarantined with a reason) — completeness is a check
+on stored rows, not something each consumer parses files for.
+"""
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from ..core.common.artifacts import content_version
+from ..core.images.accounting import account_images
 from ..core.images.batch import shard_of
+from ..core.images.cropping import crop_images
 from ..core.images.imaging import iqr_bounds
-from ..core.images.segmentation import SegmentationSettings, redo_outliers, segment_images
+from ..core.images.segmentation import redo_outliers, segment_images
 from ..io_managers import FILE_COLUMN, ArtifactStore, WarehouseResource
 from ..resources import SegmentationResource
-from .metadata import markdown, table_metadata
+from .conventions import (EAGER, IMAGES, PARTITIONED_TABLE, WorkersConfig, markdown, quarantine_check, table_metadata,
+                          workers_or_cores)
 
-GROUP = "images"
 IMAGE_SHARDS = 4
 SPLITS = ("Train", "Validation")
 image_partitions = dg.StaticPartitionsDefinition([f"{s}-{k}" for s in SPLITS for k in range(IMAGE_SHARDS)])
@@ -32,10 +39,7 @@ _KEYS = image_partitions.get_partition_keys()
 IMAGE_RUN_TAGS = {"dagster/asset_partition_range_start": _KEYS[0], "dagster/asset_partition_range_end": _KEYS[-1]}
 # A backfill launches one run per partition: that is what fans out across workers.
 PER_PARTITION = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
-PARTITIONED_TABLE = {"partition_expr": "partition"}
 PARTITIONED_IMAGE_SET = {**PARTITIONED_TABLE, FILE_COLUMN: "output"}
-# The image stage follows new data when automation is on (every step is incremental and cheap).
-EAGER = dg.AutomationCondition.eager()
 
 
 def partition_of(splits: pd.Series, file_names: pd.Series) -> pd.Series:
@@ -51,27 +55,14 @@ def run_partitions(context: dg.AssetExecutionContext) -> list[str]:
     return list(context.partition_keys)
 
 
-def workers_or_cores(workers: int) -> int:
-    return workers or os.cpu_count() or 1
-
-
-class WorkersConfig(dg.Config):
-    workers: int = Field(default=0, ge=0, description="Worker processes (one model session each); 0 = one per core.")
-
-
 def image_step(images: str, images_about: str, quarantine: str, quarantine_about: str, kind: str):
     """A partitioned per-image step: its image set (table + files) and its quarantine table."""
     return dg.multi_asset(
-        outs={images: dg.AssetOut(description=images_about, group_name=GROUP, kinds={"duckdb", kind},
+        outs={images: dg.AssetOut(description=images_about, group_name=IMAGES, kinds={"duckdb", kind},
                                   metadata=PARTITIONED_IMAGE_SET, code_version="2", automation_condition=EAGER),
-              quarantine: dg.AssetOut(description=quarantine_about, group_name=GROUP, kinds={"duckdb"},
+              quarantine: dg.AssetOut(description=quarantine_about, group_name=IMAGES, kinds={"duckdb"},
                                       metadata=PARTITIONED_TABLE, code_version="2", automation_condition=EAGER)},
         partitions_def=image_partitions, backfill_policy=PER_PARTITION)
-
-
-def segmentation_settings(segmenter: SegmentationResource) -> SegmentationSettings:
-    return SegmentationSettings(primary=segmenter.primary_model, secondary=segmenter.secondary_model or None,
-                                model_home=segmenter.model_home, max_side=segmenter.max_side)
 
 
 @image_step("segmented_images", "Background-removed copies (white background), one row per image of the partition: "
@@ -88,7 +79,7 @@ def segmentation(context: dg.AssetExecutionContext, config: WorkersConfig, segme
     key = dg.AssetKey("segmented_images")
     items["out_dir"] = items.partition.map({p: str(artifact_store.folder(key, p)) for p in partitions})
     previous = warehouse.previous_rows("segmented_images", partitions)
-    rows, quarantine, report = segment_images(items, previous, segmentation_settings(segmenter),
+    rows, quarantine, report = segment_images(items, previous, segmenter.settings(),
                                               workers=workers_or_cores(config.workers), log=context.log.info)
     backends = rows.backend.value_counts().to_dict() if len(rows) else {}
     yield dg.Output(rows, "segmented_images", metadata={
@@ -100,7 +91,7 @@ def segmentation(context: dg.AssetExecutionContext, config: WorkersConfig, segme
 WHITE_RATIO_CHECK = "segmentation_outliers_white_ratio_iqr"
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "onnx"}, code_version="2", metadata={FILE_COLUMN: "output"},
+@dg.asset(group_name=IMAGES, kinds={"duckdb", "onnx"}, code_version="2", metadata={FILE_COLUMN: "output"},
           automation_condition=EAGER,
           check_specs=[dg.AssetCheckSpec(WHITE_RATIO_CHECK, asset="segmentation_outliers",
                                          description="No white-pixel ratio is left outside [Q1-1.5·IQR, Q3+1.5·IQR] "
@@ -113,7 +104,7 @@ def segmentation_outliers(context: dg.AssetExecutionContext, config: WorkersConf
     redone file, or the reason it was not redone."""
     out_dir = artifact_store.folder(context.asset_key)
     previous = warehouse.previous_rows("segmentation_outliers")
-    redo, report = redo_outliers(segmented_images, previous, out_dir, segmentation_settings(segmenter),
+    redo, report = redo_outliers(segmented_images, previous, out_dir, segmenter.settings(),
                                  workers=workers_or_cores(config.workers), log=context.log.info)
     ratios = segmented_images.white_ratio.to_numpy(dtype=float)
     lo, hi = iqr_bounds(ratios) if len(ratios) else (np.nan, np.nan)
@@ -130,3 +121,73 @@ def segmentation_outliers(context: dg.AssetExecutionContext, config: WorkersConf
                   "bounds": dg.MetadataValue.json([round(float(lo), 4), round(float(hi), 4)]),
                   "outlier_images": dg.MetadataValue.md(markdown(
                       remaining[["split", "file_name", "first_white_ratio", "white_ratio", "reason"]]))})
+
+
+class CropConfig(dg.Config):
+    size: int = Field(default=224, ge=32, description="Output side in pixels (the seed used ResNet's 224).")
+    workers: int = Field(default=0, ge=0, description="Worker processes; 0 = one per core.")
+
+
+@image_step("cropped_images", "The partition's segmented figures cropped to their bounding box, width padded with "
+                              "white, resized to size×size: one row per image with the crop file and the box in source pixels.",
+            "crop_quarantine", "Segmented images of the partition that could not be cropped (blank, too small), with the reason.",
+            kind="opencv")
+def cropping(context: dg.AssetExecutionContext, config: CropConfig, warehouse: WarehouseResource,
+             artifact_store: ArtifactStore, segmented_images: pd.DataFrame, segmentation_outliers: pd.DataFrame):
+    """Crop one split × shard's segmented images (the redone file where an outlier was redone).
+    Incremental on the segmented file's hash and the size."""
+    partitions = run_partitions(context)
+    items = final_segmentations(segmented_images, segmentation_outliers)
+    items = items[items.partition.isin(partitions)]
+    key = dg.AssetKey("cropped_images")
+    items = items.assign(out_dir=items.partition.map({p: str(artifact_store.folder(key, p)) for p in partitions}))
+    rows, quarantine = crop_images(items, warehouse.previous_rows("cropped_images", partitions), config.size,
+                                   workers=workers_or_cores(config.workers), log=context.log.info)
+    yield dg.Output(rows, "cropped_images", metadata={**table_metadata(rows), "partitions": dg.MetadataValue.json(partitions)})
+    yield dg.Output(quarantine, "crop_quarantine", metadata=table_metadata(quarantine, 50))
+
+
+def final_segmentations(segmented: pd.DataFrame, outliers: pd.DataFrame) -> pd.DataFrame:
+    """Per image, the segmented file to crop: the redone one where an outlier was redone."""
+    redone = outliers[outliers.output.notna()].set_index(["partition", "file_name"])
+    items = segmented[["partition", "split", "file_name", "sha1", "output", "output_sha1", "backend"]].copy()
+    keys = pd.MultiIndex.from_frame(items[["partition", "file_name"]])
+    hit = keys.isin(redone.index)
+    for column in ("output", "output_sha1", "backend"):
+        items.loc[hit, column] = redone.loc[keys[hit], column].to_numpy()
+    return items.rename(columns={"output": "source", "output_sha1": "source_sha1"})
+
+
+COMPLETE_CHECK, QUARANTINE_CHECK = "image_set_complete", "image_set_quarantine_empty"
+
+
+@dg.asset(group_name=IMAGES, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
+          check_specs=[dg.AssetCheckSpec(COMPLETE_CHECK, asset="image_set", blocking=True,
+                                         description="Every image of image_table is cropped from its current "
+                                                     "segmentation or quarantined; lists missing or stale partitions."),
+                       dg.AssetCheckSpec(QUARANTINE_CHECK, asset="image_set",
+                                         description="No image was quarantined by segmentation or cropping (WARN lists them).")])
+def image_set(context: dg.AssetExecutionContext, image_table: pd.DataFrame, segmented_images: pd.DataFrame,
+              segmentation_outliers: pd.DataFrame, segmentation_quarantine: pd.DataFrame,
+              cropped_images: pd.DataFrame, crop_quarantine: pd.DataFrame):
+    """Every usable image with its crop, class and hashes: what the classifier and the features use."""
+    expected = final_segmentations(segmented_images, segmentation_outliers)
+    quarantine = pd.concat([segmentation_quarantine.assign(stage="segmentation"), crop_quarantine.assign(stage="crop")],
+                           ignore_index=True)
+    table = image_table.assign(partition=partition_of(image_table.split, image_table.file_name))
+    images, problems = account_images(table, expected, cropped_images, quarantine)
+    version = content_version(images[["split", "file_name", "crop_sha1", "class_label"]])
+    yield dg.Output(images, data_version=dg.DataVersion(version), metadata={
+        **table_metadata(images), "per_split": images.groupby("split").size().to_dict(),
+        "crop_size": dg.MetadataValue.json(sorted(map(int, images["size"].unique()))), "content_version": version})
+    stale = problems[problems.problem != "quarantined"]
+    yield dg.AssetCheckResult(
+        check_name=COMPLETE_CHECK, passed=stale.empty,
+        description=("every image is cropped from its current segmentation or quarantined" if stale.empty else
+                     f"{len(stale)} images are missing or out of date in partitions {sorted(stale.partition.unique())}: "
+                     "materialize them (images_job, or a backfill of segmentation/cropping)"),
+        metadata={"missing_or_stale": dg.MetadataValue.int(len(stale)),
+                  "partitions": dg.MetadataValue.json(sorted(stale.partition.unique())),
+                  "examples": dg.MetadataValue.md(markdown(stale.head(50)))})
+    yield quarantine_check(quarantine, "image", "image_set", QUARANTINE_CHECK,
+                           all_usable="every image could be segmented and cropped")

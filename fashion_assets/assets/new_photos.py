@@ -9,9 +9,6 @@ champion) and to the respondents most likely to like them (the best honest prefe
 that can score an unanswered image). Results are DuckDB tables and an HTML contact sheet.
 """
 
-import json
-from pathlib import Path
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -19,21 +16,19 @@ from pydantic import Field
 
 from ..core.common.artifacts import Artifact, content_version
 from ..core.common.atomic import write_text
-from ..core.new_photos.contact_sheet import contact_sheet, markdown_preview
 from ..core.images.cropping import crop_images
-from ..core.preferences.features import best_k, load_feature_matrix, nearest
-from ..core.new_photos.batches import class_posteriors, list_batch, top_classes
 from ..core.images.segmentation import segment_images
+from ..core.new_photos.batches import list_batch
+from ..core.new_photos.contact_sheet import contact_sheet, markdown_preview
+from ..core.preferences.answers import answers_with_features
+from ..core.preferences.features import load_feature_matrix
+from ..core.preferences.methods import load_fit
 from ..io_managers import FILE_COLUMN, ArtifactStore, WarehouseResource
 from ..resources import DataRootResource, SegmentationResource
-from .images import WorkersConfig, segmentation_settings, workers_or_cores
-from .metadata import quarantine_check, table_metadata
-from .preference_models import answers_with_features, load_fit, scoring_side
+from .conventions import NEW_PHOTOS, PARTITIONED_TABLE as TABLE, WorkersConfig, quarantine_check, table_metadata, workers_or_cores
 
-GROUP = "new_photos"
 incoming_batches = dg.DynamicPartitionsDefinition(name="incoming_batches")
 SPLIT = "incoming"
-TABLE = {"partition_expr": "partition"}
 QUARANTINE_COLUMNS = ["partition", "file_name", "sha1", "stage", "reason"]
 SEGMENTED = {"output": "segmented", "output_sha1": "segmented_sha1"}  # segment_images' columns → ours
 CROPPED = {"source": "segmented", "source_sha1": "segmented_sha1", "output": "crop", "output_sha1": "crop_sha1"}
@@ -49,11 +44,11 @@ def crop_size(image_set: pd.DataFrame) -> int:
 
 @dg.multi_asset(
     outs={"incoming_images": dg.AssetOut(
-              group_name=GROUP, kinds={"duckdb", "opencv"}, code_version="1",
+              group_name=NEW_PHOTOS, kinds={"duckdb", "opencv"}, code_version="1",
               metadata={**TABLE, FILE_COLUMN: ["segmented", "crop"]},
               description="A batch's usable photos: background removed and cropped as the training images are."),
           "incoming_quarantine": dg.AssetOut(
-              group_name=GROUP, kinds={"duckdb"}, code_version="1", metadata=TABLE,
+              group_name=NEW_PHOTOS, kinds={"duckdb"}, code_version="1", metadata=TABLE,
               description="A batch's files that could not be read, segmented or cropped, with the stage and the reason.")},
     partitions_def=incoming_batches,
     check_specs=[dg.AssetCheckSpec("incoming_quarantine_empty", asset="incoming_quarantine",
@@ -70,7 +65,7 @@ def incoming_crops(context: dg.AssetExecutionContext, config: WorkersConfig, dat
     previous = warehouse.previous_rows("incoming_images", [batch])
     workers = workers_or_cores(config.workers)
     segmented, seg_quarantine, report = segment_images(
-        items, previous.rename(columns={v: k for k, v in SEGMENTED.items()}), segmentation_settings(segmenter),
+        items, previous.rename(columns={v: k for k, v in SEGMENTED.items()}), segmenter.settings(),
         workers=workers, log=context.log.info)
     size = crop_size(image_set)
     to_crop = segmented.rename(columns={"source": "photo", **SEGMENTED}).rename(
@@ -123,11 +118,11 @@ def best_new_image_method(preference_metrics: pd.DataFrame) -> tuple[str, float,
 
 @dg.multi_asset(
     outs={"incoming_predictions": dg.AssetOut(
-              group_name=GROUP, kinds={"duckdb", "onnx"}, code_version="1",
+              group_name=NEW_PHOTOS, kinds={"duckdb", "onnx"}, code_version="1",
               metadata={**TABLE, FILE_COLUMN: "contact_sheet"},
               description="Per new photo: the top classes with probabilities, and the batch's contact sheet."),
           "incoming_matches": dg.AssetOut(
-              group_name=GROUP, kinds={"duckdb"}, code_version="1", metadata=TABLE,
+              group_name=NEW_PHOTOS, kinds={"duckdb"}, code_version="1", metadata=TABLE,
               description="Per new photo: its most similar training images (with their class and crop) and the "
                           "respondents most likely to like it, ranked, with the score and the method.")},
     partitions_def=incoming_batches)
@@ -137,69 +132,29 @@ def incoming_predictions(context: dg.AssetExecutionContext, config: NewPhotoConf
                          valid_labels: pd.DataFrame, preference_metrics: pd.DataFrame):
     """Classify one batch with the exported champion, find each photo's nearest training images
     and rank the respondents by the best honest preference method; write the contact sheet."""
-    from ..core.classifier.baselines import pooled_scores
-    from ..core.classifier.export import onnx_session, run_onnx
-    from ..core.preferences.methods import score_new_images
-    from ..core.preferences.scores import encode
-    from ..core.classifier.data import load_uint8
+    from ..core.new_photos.predict import classify, predict_batch, sheet_notes
 
     batch = context.partition_key
     same_champion(classifier_onnx, feature_matrix, preference_model)
     s = classifier_onnx.settings
     photos = incoming_images.sort_values("file_name", ignore_index=True)
-    images = load_uint8(list(photos.crop), s["image_size"]) if len(photos) else None
-    out = (run_onnx(onnx_session(classifier_onnx.path), images) if len(photos)
-           else {"logits": np.zeros((0, len(s["class_names"]))), "features": np.zeros((0, int(feature_matrix.settings["dimensions"])))})
-    if len(photos) and s.get("colour_expert"):  # the classifier's classes: its logits pooled with its colour expert
-        out["logits"] = pooled_scores(out["logits"], images,
-                                      json.loads((classifier_onnx.folder / s["colour_expert"]).read_text()))
-    classes = top_classes(out["logits"], s["class_names"], config.top_classes)
-    # Nearest training images (the feature matrix is of the same champion as the ONNX model).
+    out = classify(classifier_onnx.path, s, list(photos.crop), int(feature_matrix.settings["dimensions"]))
     fm = load_feature_matrix(feature_matrix.path)
-    train_images = fm.index[fm.index.split == "Train"].merge(
-        image_set[["split", "file_name", "class_label", "crop"]], on=["split", "file_name"])
-    idx, sim = nearest(out["features"], fm.features[train_images.row.to_numpy()], config.neighbours)
-    # Likely fans: the fit's method, on the training answers only (as for validation answers).
-    answers, rows, _ = answers_with_features(context, valid_labels, fm)
+    answers, rows, _ = answers_with_features(valid_labels, fm)
     train = answers[answers.split == "Train"]
-    e_train, _ = encode(train, train.iloc[:0], rows, column="image")
-    respondents = np.array(sorted(set(train.R_id)))  # encode's respondent order
     method, auc, baseline_auc = best_new_image_method(preference_metrics)
-    fit = load_fit(preference_model.path)
-    side = scoring_side(fit, train, train.iloc[:0], rows, len(fm.features))
-    if side is not None:  # a new photo's class is not labelled: its class posteriors stand in
-        side = side.with_new_images(class_posteriors(out["logits"], s["class_names"]))
-    scores = score_new_images(fm.features, fit, e_train, out["features"], side)[method]
-    fans, fan_scores = best_k(scores, min(config.respondents, scores.shape[1]))
-
-    n, k_n, k_r = len(photos), idx.shape[1], fans.shape[1]
-    neighbour_rows = train_images.iloc[idx.ravel()]
-    matches = pd.concat([
-        pd.DataFrame({"file_name": np.repeat(photos.file_name, k_n), "kind": "neighbour", "rank": np.tile(np.arange(1, k_n + 1), n),
-                      "match": neighbour_rows.file_name.to_numpy(), "score": sim.ravel(),
-                      "class_label": neighbour_rows.class_label.to_numpy(), "crop": neighbour_rows.crop.to_numpy()}),
-        pd.DataFrame({"file_name": np.repeat(photos.file_name, k_r), "kind": "respondent", "rank": np.tile(np.arange(1, k_r + 1), n),
-                      "match": respondents[fans.ravel()].astype(str), "score": fan_scores.ravel(), "class_label": None,
-                      "crop": None})], ignore_index=True).assign(partition=batch)
-    matches["method"] = np.where(matches.kind == "neighbour", f"cosine, {feature_matrix.version}", method)
-
-    notes = [f"Classifier {s['classifier_version']} (ONNX, onnxruntime); similar images: cosine of its 512-d features "
-             f"against the {len(train_images)} training images.",
-             f"Fans: {method}, fitted on {len(train)} training answers: the honest method with the best ROC AUC on "
-             f"unseen validation answers ({auc:.3f}; respondent_majority, which ignores the photo: {baseline_auc:.3f}) "
-             "among those that can score a photo nobody has answered yet. A new photo has no answers of its own: it "
-             "is scored from each respondent's answers about other images (and, for profile_honest, their profile "
-             "against the photo's class posteriors); validation images had a labelled class and other respondents' "
-             "answers, so expect less than that AUC."]
-    sheet = contact_sheet(batch, photos.assign(**classes), matches, incoming_quarantine, notes)
+    p = predict_batch(batch, photos, out, s["class_names"], fm, feature_matrix.version, image_set, train, rows,
+                      load_fit(preference_model.path), method, config.top_classes, config.neighbours, config.respondents)
+    notes = sheet_notes(s["classifier_version"], p.training_images, method, len(train), auc, baseline_auc)
+    sheet = contact_sheet(batch, photos.assign(**p.classes), p.matches, incoming_quarantine, notes)
     path = artifact_store.folder(dg.AssetKey("incoming_predictions"), batch) / f"contact_sheet-{content_version(sheet)[:12]}.html"
     write_text(path, sheet)
-    predictions = pd.concat([photos[["partition", "file_name", "sha1", "crop"]], classes], axis=1).assign(
+    predictions = pd.concat([photos[["partition", "file_name", "sha1", "crop"]], p.classes], axis=1).assign(
         classifier_version=s["classifier_version"], preference_method=method, contact_sheet=str(path))
-    context.log.info(f"{batch}: {n} photos classified; contact sheet {path}")
+    context.log.info(f"{batch}: {len(photos)} photos classified; contact sheet {path}")
     yield dg.Output(predictions, "incoming_predictions", metadata={
         **table_metadata(predictions), "contact_sheet": dg.MetadataValue.path(str(path)),
-        "photos": dg.MetadataValue.int(n), "quarantined": dg.MetadataValue.int(len(incoming_quarantine)),
-        "sheet": dg.MetadataValue.md(markdown_preview(photos.assign(**classes), matches)),
+        "photos": dg.MetadataValue.int(len(photos)), "quarantined": dg.MetadataValue.int(len(incoming_quarantine)),
+        "sheet": dg.MetadataValue.md(markdown_preview(photos.assign(**p.classes), p.matches)),
         "preference_method": method})
-    yield dg.Output(matches, "incoming_matches", metadata=table_metadata(matches, 20))
+    yield dg.Output(p.matches, "incoming_matches", metadata=table_metadata(p.matches, 20))

@@ -2,22 +2,19 @@
 artifact built from the classifier's handle and checked against torch before anyone uses it.
 """
 
-import json
-
 import dagster as dg
 import pandas as pd
 
 from ..core.common.artifacts import Artifact
-from ..core.common.atomic import write_bytes
 from ..io_managers import ArtifactStore
-from .classifier import ARTIFACT, EAGER, GROUP
+from .conventions import ARTIFACT, CLASSIFIER, EAGER
 
 MATCHES = "classifier_onnx_matches_torch"
 TOLERANCE = 1e-4  # largest absolute difference allowed, per output, on the check's batch
 CHECK_IMAGES = 64
 
 
-@dg.asset(group_name=GROUP, kinds={"onnx"}, io_manager_key=ARTIFACT, code_version="2", automation_condition=EAGER,
+@dg.asset(group_name=CLASSIFIER, kinds={"onnx"}, io_manager_key=ARTIFACT, code_version="2", automation_condition=EAGER,
           check_specs=[dg.AssetCheckSpec(MATCHES, asset="classifier_onnx", blocking=True,
                                          description=f"onnxruntime gives torch's logits and features to within "
                                                      f"{TOLERANCE:g} on {CHECK_IMAGES} crops (gates downstream use).")])
@@ -26,31 +23,13 @@ def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactS
     """The classifier exported to ONNX with its normalisation and test-time flip in the graph,
     compared with torch on a batch of crops, and timed on the CPU against torch; the colour
     expert its logits are pooled with goes beside it (``colour_expert.json``)."""
-    import torch
-    from ..core.classifier.training import load_classifier
-    from ..core.classifier.export import OPSET, OUTPUTS, export_onnx, images_per_second, onnx_session, parity, run_onnx
-    from ..core.classifier.inference import infer
-    from ..core.classifier.data import load_uint8
+    from ..core.classifier.export import OPSET, OUTPUTS, export_and_check
 
     s = champion_classifier.settings
-    model, ckpt = load_classifier(champion_classifier.path)
-    folder = artifact_store.version_folder(context)
-    path = export_onnx(model, s["mean"], s["std"], s["tta_flip"], s["image_size"], folder / "classifier.onnx")
-    # The colour expert the logits are pooled with (core/ensemble.py), beside the graph.
-    colour = None
-    if "colour_expert" in ckpt:
-        colour = folder / "colour_expert.json"
-        write_bytes(colour, json.dumps(ckpt["colour_expert"]).encode())
     sample = image_set.sort_values(["split", "file_name"], ascending=[False, True]).drop_duplicates("crop_sha1")
-    images = load_uint8(list(sample.crop.head(CHECK_IMAGES)), s["image_size"])
-    session = onnx_session(path)
-    difference = parity(model, session, images, s["mean"], s["std"], s["tta_flip"])
-    cpu = torch.device("cpu")
-    # One timed pass each (benchmarks/onnx_inference.py takes the best of three): a rough figure
-    # in the metadata, not extra work on every materialization.
-    speed = {"onnxruntime": images_per_second(lambda x: run_onnx(session, x), images, repeats=1),
-             "torch": images_per_second(lambda x: infer(model, x, s["mean"], s["std"], cpu, batch_size=64,
-                                                        tta_flip=s["tta_flip"], features=True), images, repeats=1)}
+    e = export_and_check(champion_classifier.path, list(sample.crop.head(CHECK_IMAGES)),
+                         artifact_store.version_folder(context))
+    path, colour, difference, speed = e["path"], e["colour_expert"], e["difference"], e["speed"]
     context.log.info(f"ONNX export of {champion_classifier.version}: max |difference| {difference}, "
                      f"CPU images/s {speed}")
     artifact = Artifact(path=str(path), kind="onnx_classifier", inputs_version=champion_classifier.version,
@@ -63,8 +42,8 @@ def classifier_onnx(context: dg.AssetExecutionContext, artifact_store: ArtifactS
     yield dg.Output(artifact, data_version=dg.DataVersion(f"{champion_classifier.version}-opset{OPSET}"), metadata={
         "max_abs_difference": dg.MetadataValue.json(difference),
         "cpu_images_per_second": dg.MetadataValue.json({k: round(v, 1) for k, v in speed.items()}),
-        "checked_images": len(images), "classifier_version": champion_classifier.version})
+        "checked_images": e["checked"], "classifier_version": champion_classifier.version})
     worst = max(difference.values())
     yield dg.AssetCheckResult(check_name=MATCHES, passed=worst <= TOLERANCE,
-                              description=f"largest difference {worst:.2e} (tolerance {TOLERANCE:g}) on {len(images)} crops",
+                              description=f"largest difference {worst:.2e} (tolerance {TOLERANCE:g}) on {e['checked']} crops",
                               metadata={k: float(v) for k, v in difference.items()})

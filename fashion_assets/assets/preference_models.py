@@ -10,7 +10,6 @@ and the metrics are recomputed over all answers every time.
 """
 
 import dataclasses
-import json
 
 import dagster as dg
 import numpy as np
@@ -19,26 +18,21 @@ from pydantic import Field
 
 from ..core.common import plots
 from ..core.common.artifacts import Artifact, content_version
-from ..core.common.atomic import atomic_path, write_bytes
-from ..core.preferences.features import FeatureMatrix, load_feature_matrix
-from ..core.preferences.methods import (ORDER, MethodFit, fit_methods, metrics_table, readable, score_methods,
-                                       thresholds_and_protocols)
-from ..core.preferences.scores import encode
-from ..core.preferences.profile import FOLDS, PROFILE_FIELDS, ProfileFit, Side, side_from_answers
+from ..core.common.atomic import write_bytes
 from ..core.common.uncertainty import roc_points
+from ..core.preferences.answers import ANSWER, ANSWER_COLUMNS, answers_with_features, scoring_side
+from ..core.preferences.features import FeatureMatrix, load_feature_matrix
+from ..core.preferences.methods import (ORDER, fit_methods, load_fit, metrics_table, readable, save_fit, score_methods,
+                                       thresholds_and_protocols)
+from ..core.preferences.profile import FOLDS, PROFILE_FIELDS
+from ..core.preferences.scores import encode
 from ..io_managers import ArtifactStore, WarehouseResource
 from ..resources import DataRootResource
-from .classifier import ARTIFACT
-from .metadata import markdown, table_output
-from .preferences import GROUP
-
-EAGER = dg.AutomationCondition.eager()
+from .conventions import ARTIFACT, EAGER, PREFERENCES, markdown, table_output
 # On the path from new survey files to the predictions: in a run these steps go before the ones
 # that wait beside them (leakage report, per-respondent lists), which the predictions do not need.
 PREDICTIONS_FIRST = {"dagster/priority": "1"}
-ANSWER = ["file_name", "R_id", "jpg_name"]  # one survey file: what identifies an answer
-# The columns of valid_labels the preference steps read (the DuckDB I/O manager loads only these).
-ANSWER_COLUMNS = ["R_id", "jpg_name", "split", "Q5", "file_name", "class_label", "style_known", *PROFILE_FIELDS]
+# The DuckDB I/O manager loads only the columns of valid_labels the preference steps read.
 VALID_LABELS_IN = dg.AssetIn(metadata={"columns": ANSWER_COLUMNS})
 
 
@@ -46,23 +40,18 @@ class PreferenceFitConfig(dg.Config):
     autoencoder_epochs: int = Field(default=200, ge=1, description="Epochs of the seed's autoencoder variant.")
 
 
-def answers_with_features(context, valid_labels: pd.DataFrame, fm: FeatureMatrix) -> tuple[pd.DataFrame, dict, int]:
-    """(answers whose image has features, image key → feature row, how many were left out)."""
-    rows = dict(zip(fm.index.split + "/" + fm.index.file_name, fm.index.row))
-    # Only what identifies the answer, its label (Q5), the image's labelled class and the
-    # respondent's profile: never the other survey questions about the image (Q1 tracks Q5).
-    profile = [f for f in PROFILE_FIELDS if f in valid_labels.columns]
-    answers = valid_labels[["R_id", "jpg_name", "split", "Q5", "file_name", "class_label", "style_known", *profile]].assign(
-        like=(valid_labels.Q5 == 2).astype(int), image=valid_labels.split + "/" + valid_labels.jpg_name)
-    without = ~answers.image.isin(rows)
-    if without.any():  # their image was quarantined in the image stage: reported, not scored
-        context.log.warning(f"{int(without.sum())} answers are about images without features (quarantined in the "
-                            f"image stage; see image_set_quarantine_empty) and are left out, e.g. "
-                            f"{sorted(answers.image[without].unique())[:3]}")
-    return answers[~without], rows, int(without.sum())
+def usable_answers(context, valid_labels: pd.DataFrame, fm: FeatureMatrix) -> tuple[pd.DataFrame, dict, int]:
+    """(answers whose image has features, image key → feature row, how many answers were left
+    out), with a warning naming the images left out."""
+    answers, rows, left_out = answers_with_features(valid_labels, fm)
+    without = len(valid_labels) - len(answers)
+    if without:  # their image was quarantined in the image stage: reported, not scored
+        context.log.warning(f"{without} answers are about images without features (quarantined in the "
+                            f"image stage; see image_set_quarantine_empty) and are left out, e.g. {left_out[:3]}")
+    return answers, rows, without
 
 
-@dg.asset(group_name=GROUP, kinds={"scikitlearn", "pytorch"}, io_manager_key=ARTIFACT, code_version="1",
+@dg.asset(group_name=PREFERENCES, kinds={"scikitlearn", "pytorch"}, io_manager_key=ARTIFACT, code_version="1",
           automation_condition=EAGER, op_tags=PREDICTIONS_FIRST, ins={"valid_labels": VALID_LABELS_IN})
 def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitConfig, artifact_store: ArtifactStore,
                      feature_matrix: Artifact, valid_labels: pd.DataFrame):
@@ -70,7 +59,7 @@ def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitCon
     thresholds (leave-one-out training scores), the autoencoder's codes, the stacked weights.
     Refitted only when the training answers, the features or the settings change."""
     fm = load_feature_matrix(feature_matrix.path)
-    answers, rows, _ = answers_with_features(context, valid_labels, fm)
+    answers, rows, _ = usable_answers(context, valid_labels, fm)
     train = answers[answers.split == "Train"].sort_values(ANSWER, ignore_index=True)
     known = [c for c in ("R_id", "image", "like", "class_label", *PROFILE_FIELDS) if c in train.columns]
     key = content_version(train[known], feature_matrix.version, config.model_dump())
@@ -83,12 +72,7 @@ def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitCon
     e_train, _ = encode(train, train.iloc[:0], rows, column="image")
     side = scoring_side(None, train, train.iloc[:0], rows, len(fm.features))
     fit = fit_methods(fm.features, e_train, config.autoencoder_epochs, side)
-    path = artifact_store.version_folder(context) / "fit.npz"
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, codes=fit.codes, stacked_coef=fit.stacked_coef, stacked_intercept=fit.stacked_intercept,
-                     prior=fit.prior, thresholds=json.dumps(fit.thresholds), median_x=fit.median_x,
-                     median_codes=fit.median_codes, **fit.profile.to_arrays())
+    path = save_fit(artifact_store.version_folder(context) / "fit.npz", fit)
     context.log.info(f"profile_honest: C {fit.profile.c} chosen by {FOLDS}-fold cross-validation on the training answers "
                      f"(held-out log-loss per C: {fit.profile.cv_log_loss})")
     artifact = Artifact(path=str(path), kind="preference_fit", inputs_version=key, version=path.parent.name,
@@ -98,22 +82,6 @@ def preference_model(context: dg.AssetExecutionContext, config: PreferenceFitCon
                      metadata={"refitted": True, "thresholds": dg.MetadataValue.json(fit.thresholds),
                                "profile_model_C": fit.profile.c,
                                "profile_model_cv_log_loss": dg.MetadataValue.json(fit.profile.cv_log_loss)})
-
-
-def load_fit(path: str) -> MethodFit:
-    data = np.load(path, allow_pickle=False)
-    kept = {k: data[k] for k in ("median_x", "median_codes") if k in data}  # fits stored before they were kept lack them
-    return MethodFit(float(data["prior"]), data["codes"], json.loads(str(data["thresholds"])), data["stacked_coef"],
-                     float(data["stacked_intercept"]), ProfileFit.from_arrays(data), **kept)
-
-
-def scoring_side(fit: MethodFit | None, train: pd.DataFrame, new: pd.DataFrame, rows: dict, n_rows: int) -> Side | None:
-    """The side information for encode(train, new): profiles in its respondent order (with the
-    fit's profile columns; None when the fit has no profile model) and the labelled classes."""
-    if fit is not None and fit.profile is None:
-        return None
-    order = sorted(set(train.R_id) | set(new.R_id))
-    return side_from_answers(pd.concat([train, new]), rows, n_rows, order, fit.profile.categories if fit else None)
 
 
 def _scores(previous: pd.DataFrame, test: pd.DataFrame, fit_version: str, score,
@@ -133,9 +101,9 @@ def _scores(previous: pd.DataFrame, test: pd.DataFrame, fit_version: str, score,
 
 
 @dg.multi_asset(
-    outs={"preference_predictions": dg.AssetOut(group_name=GROUP, kinds={"duckdb"}, code_version="3", automation_condition=EAGER,
+    outs={"preference_predictions": dg.AssetOut(group_name=PREFERENCES, kinds={"duckdb"}, code_version="3", automation_condition=EAGER,
                                                 description="Per validation answer: every method's score and prediction."),
-          "preference_metrics": dg.AssetOut(group_name=GROUP, kinds={"duckdb"}, code_version="3", automation_condition=EAGER,
+          "preference_metrics": dg.AssetOut(group_name=PREFERENCES, kinds={"duckdb"}, code_version="3", automation_condition=EAGER,
                                             description="Accuracy and ROC AUC of every method, on all and on unseen answers.")},
     op_tags=PREDICTIONS_FIRST, ins={"valid_labels": VALID_LABELS_IN},
 )
@@ -146,7 +114,7 @@ def preference_models(context: dg.AssetExecutionContext, data_root: DataRootReso
     fm, fit = load_feature_matrix(feature_matrix.path), load_fit(preference_model.path)
     if preference_model.settings.get("feature_matrix_version") != feature_matrix.version:
         fit = dataclasses.replace(fit, median_x=None)  # fitted on other features: their median is not these
-    answers, rows, without = answers_with_features(context, valid_labels, fm)
+    answers, rows, without = usable_answers(context, valid_labels, fm)
     train = answers[answers.split == "Train"]
     test = answers[answers.split == "Validation"].sort_values(ANSWER, ignore_index=True)
 

@@ -11,38 +11,27 @@ import numpy as np
 import pandas as pd
 
 from ..core.common.artifacts import Artifact, content_version
-from ..core.common.atomic import atomic_path
-from ..core.preferences.features import load_feature_matrix, top_k_neighbours
+from ..core.preferences.features import load_feature_matrix, save_feature_matrix, top_k_neighbours
 from ..io_managers import ArtifactStore
 from ..resources import TorchDeviceResource
-from .classifier import ARTIFACT, EAGER, GPU_TAGS
-from .metadata import table_output
-
-GROUP = "preferences"
+from .conventions import ARTIFACT, EAGER, GPU_POOL, GPU_TAGS, PREFERENCES, table_output
 
 
-@dg.asset(group_name=GROUP, kinds={"pytorch", "numpy"}, pool="gpu", op_tags=GPU_TAGS, io_manager_key=ARTIFACT,
+@dg.asset(group_name=PREFERENCES, kinds={"pytorch", "numpy"}, pool=GPU_POOL, op_tags=GPU_TAGS, io_manager_key=ARTIFACT,
           code_version="2", automation_condition=EAGER)
 def feature_matrix(context: dg.AssetExecutionContext, torch_device: TorchDeviceResource, artifact_store: ArtifactStore,
                    champion_classifier: Artifact, image_set: pd.DataFrame):
     """512-d features (the classifier's penultimate layer) of every distinct image of both splits,
     with an index from (split, file name) to the feature row."""
-    from ..core.classifier.training import load_classifier
-    from ..core.classifier.inference import extract_features
-    from ..core.classifier.data import load_uint8
+    from ..core.classifier.inference import features_of_files
 
-    model, ckpt = load_classifier(champion_classifier.path)
-    size = ckpt["config"]["image_size"]
     distinct = image_set.drop_duplicates("sha1").sort_values("sha1", ignore_index=True)
     device = torch_device.torch_device()
-    x = extract_features(model, load_uint8(list(distinct.crop), size), ckpt["mean"], ckpt["std"], device)
+    x, ckpt = features_of_files(champion_classifier.path, list(distinct.crop), device)
+    size = ckpt["config"]["image_size"]
     row = dict(zip(distinct.sha1, range(len(distinct))))
     index = image_set[["split", "file_name", "sha1"]].assign(row=image_set.sha1.map(row))
-    path = artifact_store.version_folder(context) / "feature_matrix.npz"
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, features=x, sha1=np.array(distinct.sha1, dtype=str), split=np.array(index.split, dtype=str),
-                     file_name=np.array(index.file_name, dtype=str), row=index.row.to_numpy())
+    path = save_feature_matrix(artifact_store.version_folder(context) / "feature_matrix.npz", x, distinct.sha1, index)
     version = content_version(champion_classifier.version, image_set[["split", "file_name", "sha1", "crop_sha1"]])
     artifact = Artifact(path=str(path), kind="feature_matrix", inputs_version=version, version=path.parent.name,
                         settings={"image_size": size, "classifier_version": champion_classifier.version,
@@ -56,7 +45,7 @@ class NeighbourConfig(dg.Config):
     k: int = 10
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
+@dg.asset(group_name=PREFERENCES, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
 def image_neighbours(config: NeighbourConfig, feature_matrix: Artifact) -> dg.Output[pd.DataFrame]:
     """Top-k cosine neighbours of every distinct image (blocked; no dense similarity matrix is kept)."""
     fm = load_feature_matrix(feature_matrix.path)

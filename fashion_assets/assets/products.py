@@ -6,16 +6,15 @@ from pydantic import Field
 
 from ..core.catalogue.products import ClassRules, balance_table, load_styles, product_table as build_product_table, refine_classes
 from ..resources import CatalogueResource
-from .metadata import markdown, table_output
+from .conventions import CATALOGUE, markdown, table_output
 
-GROUP = "catalogue"
 SEED_BALANCE = {"Class": 0.815}  # seed 004's figure on the whole catalogue
 
 
 @dg.multi_asset(outs={
-    "product_table": dg.AssetOut(group_name=GROUP, kinds={"duckdb"}, code_version="2",
+    "product_table": dg.AssetOut(group_name=CATALOGUE, kinds={"duckdb"}, code_version="2",
                                  description="styles.csv rows whose image exists, with the image path."),
-    "products_without_images": dg.AssetOut(group_name=GROUP, kinds={"duckdb"}, code_version="2",
+    "products_without_images": dg.AssetOut(group_name=CATALOGUE, kinds={"duckdb"}, code_version="2",
                                            description="Label rows without an image and images without a label row."),
 }, check_specs=[dg.AssetCheckSpec("products_without_images_reported", asset="products_without_images",
                                   description="Counts label rows without images and images without labels "
@@ -41,7 +40,7 @@ class ProductClassConfig(dg.Config):
     min_class_count: int = Field(default=5, ge=1, description="Classes with fewer items are dropped (and reported).")
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2")
+@dg.asset(group_name=CATALOGUE, kinds={"duckdb"}, code_version="2")
 def product_classes(config: ProductClassConfig, product_table: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Seed 004's refined ``Class`` per product (rules as config); dropped rows are in the metadata."""
     rules = ClassRules(config.subcategory_min, tuple(config.keep_article_types), config.min_class_count)
@@ -51,7 +50,7 @@ def product_classes(config: ProductClassConfig, product_table: pd.DataFrame) -> 
                         dropped=dg.MetadataValue.md(markdown(dropped)))
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2")
+@dg.asset(group_name=CATALOGUE, kinds={"duckdb"}, code_version="2")
 def label_balance(product_classes: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """H / log C per label level (seed 004's balance measure): 1 balanced, 0 one class."""
     table = balance_table(product_classes).assign(seed_catalogue_figure=lambda d: d.level.map(SEED_BALANCE))

@@ -1,6 +1,7 @@
-"""The classifier version that downstream assets use: the one under the registry's ``champion``
-alias. Training registers every version; the alias moves only when the version passed its gate
-(``style_classifier_beats_chance``), and ``python -m fashion_assets.cli.models champion N`` moves it
+"""The model versions that downstream assets use: the ones under the registry's ``champion``
+alias (the sex&style classifier's, and the catalogue classifier's of the trained level).
+Training registers every version; the alias moves only when the version passed its gate
+(``style_classifier_beats_chance``, ``product_classifier_beats_majority``), and ``python -m fashion_assets.cli.models champion N`` moves it
 back to an older version (a rollback); materializing ``champion_classifier`` then rebuilds
 everything downstream from that version.
 """
@@ -11,19 +12,7 @@ from ..core.common.artifacts import Artifact
 from ..core.images.batch import sha1_of
 from ..core.registry import CHAMPION
 from ..resources import ModelRegistryResource
-from .classifier import ARTIFACT, EAGER, GROUP, MODEL_NAME, style_classifier
-
-
-def champion_drift(registry, name: str, materialized: str) -> str | None:
-    """A warning when the registry's champion alias has moved since ``materialized`` (the version
-    string of the champion handle the new-photo assets use, ``v<N>-<digest>``) was built, else None."""
-    champion = registry.champion(name)
-    used = materialized.split("-", 1)[0].lstrip("v")
-    if champion is None or str(champion.version) == used:
-        return None
-    return (f"the registry's {name} champion is version {champion.version}, but the materialized models (classifier_onnx, "
-            f"feature_matrix) are from version {used}: photos are predicted with version {used} until they are rebuilt — "
-            f"`make champion VERSION={champion.version}` (or materialize champion_classifier and what follows in the UI)")
+from .conventions import ARTIFACT, CATALOGUE, CLASSIFIER, EAGER, STYLE_MODEL
 
 
 def champion_output(context: dg.AssetExecutionContext, registry, name: str, trained_by: str,
@@ -54,9 +43,19 @@ def champion_output(context: dg.AssetExecutionContext, registry, name: str, trai
         "checkpoint": dg.MetadataValue.path(str(champion.checkpoint))})
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow", "pytorch"}, io_manager_key=ARTIFACT, code_version="1",
-          automation_condition=EAGER, deps=[style_classifier])
+@dg.asset(group_name=CLASSIFIER, kinds={"mlflow", "pytorch"}, io_manager_key=ARTIFACT, code_version="1",
+          automation_condition=EAGER, deps=["style_classifier"])
 def champion_classifier(context: dg.AssetExecutionContext, model_registry: ModelRegistryResource):
     """The registered classifier version under the 'champion' alias, as a handle (its checkpoint
     in the registry's artifact store, with the settings read from the checkpoint)."""
-    return champion_output(context, model_registry.registry(), MODEL_NAME, "style_classifier_beats_chance")
+    return champion_output(context, model_registry.registry(), STYLE_MODEL, "style_classifier_beats_chance")
+
+
+@dg.asset(group_name=CATALOGUE, kinds={"mlflow", "pytorch"}, io_manager_key=ARTIFACT, code_version="1")
+def product_champion(context: dg.AssetExecutionContext, model_registry: ModelRegistryResource,
+                     product_classifier: Artifact):
+    """The registered product classifier version under the 'champion' alias, for the label level
+    of the latest training (read from its handle): what the product features use."""
+    level = product_classifier.settings["level"]
+    return champion_output(context, model_registry.registry(), f"product_classifier_{level}",
+                           "product_classifier_beats_majority", level=level)

@@ -1,48 +1,26 @@
 """The raw folders as observable source assets: their data version is a fingerprint of the
 listing, so any added, removed or edited file marks the tables built from them stale (and,
-with automation on, re-materializes them)."""
+with automation on, re-materializes them). Which folders, and the listings raw_data_sensor
+keeps for the runs it requests, are the data root's (resources.DataRootResource)."""
 
 import dagster as dg
 
-from ..core.common.fingerprint import Listing, fingerprint, load_listing, save_listing
-from ..core.tables.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
+from ..core.common.fingerprint import fingerprint
 from ..resources import DataRootResource
+from .conventions import TABLES
 
-GROUP = "tables"
-RAW_FOLDERS = {"raw_images": IMAGE_FOLDERS, "raw_labels": LABEL_FOLDERS}
-LISTING_TAG = "fashion_assets/listing"  # a run's tag: the data version whose listing the sensor kept
-KEEP_LISTINGS = 4  # per source; a run starts seconds after the tick that kept its listing
-
-
-def raw_folders(data_root: DataRootResource, source: str) -> list:
-    """The folders of one raw source."""
-    return [data_root.raw / f for f in RAW_FOLDERS[source].values()]
+RAW_SOURCES = ("raw_images", "raw_labels")
 
 
 def observe_raw(data_root: DataRootResource, source: str):
     """The fingerprint of one raw source's folders."""
-    return fingerprint(raw_folders(data_root, source))
-
-
-def keep_listing(data_root: DataRootResource, source: str, listing: Listing) -> None:
-    """Keep ``listing`` for the run about to be requested (and only the newest few)."""
-    save_listing(listing, data_root.listings / f"{source}-{listing.digest}.npz")
-    old = sorted(data_root.listings.glob(f"{source}-*.npz"), key=lambda p: p.stat().st_mtime_ns)[:-KEEP_LISTINGS]
-    for path in old:
-        path.unlink(missing_ok=True)
-
-
-def kept_listing(data_root: DataRootResource, source: str, tags: dict) -> Listing | None:
-    """The listing the sensor kept for this run (its tag names the data version), if still there."""
-    digest = tags.get(LISTING_TAG)
-    path = data_root.listings / f"{source}-{digest}.npz"
-    return load_listing(path) if digest and path.exists() else None
+    return fingerprint(data_root.raw_folders(source))
 
 
 def _raw_source(name: str):
-    folders = " and ".join(f"raw/{f}" for f in RAW_FOLDERS[name].values())
+    folders = " and ".join(f"raw/{f.name}" for f in DataRootResource().raw_folders(name))
 
-    @dg.observable_source_asset(name=name, group_name=GROUP,
+    @dg.observable_source_asset(name=name, group_name=TABLES,
                                 description=f"The folders {folders} (data version: a digest of their listing).")
     def _observe(data_root: DataRootResource) -> dg.ObserveResult:
         listing = observe_raw(data_root, name)

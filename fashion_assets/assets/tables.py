@@ -5,8 +5,6 @@ downstream fresh); each check is declared on the asset it guards and emitted wit
 table follows its raw folders eagerly when automation is on (they are cheap).
 """
 
-import hashlib
-
 import dagster as dg
 import pandas as pd
 from pydantic import Field
@@ -19,21 +17,18 @@ from ..core.tables.scanning import label_changes, scan_images
 from ..core.tables.vocabulary import CLASS_LABELS
 from ..io_managers import QueryTable, StoredTable, TableChange, WarehouseResource
 from ..resources import DataRootResource
-from .metadata import markdown, quarantine_check, table_metadata, table_output
-from .sources import LISTING_TAG, kept_listing, raw_images, raw_labels
+from .conventions import EAGER, LISTING_TAG, TABLES, markdown, quarantine_check, table_metadata, table_output
 
-GROUP = "tables"
-EAGER = dg.AutomationCondition.eager()
 
 
 def _spec(name: str, asset: str, description: str, blocking: bool = False) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=asset, description=description, blocking=blocking)
 
 
-def folder_scan(source: dg.SourceAsset, what: str, table_about: str, quarantine_about: str):
+def folder_scan(source: str, what: str, table_about: str, quarantine_about: str):
     """A scan of one raw source: its ``<what>_table``, its ``<what>_quarantine`` and their checks."""
     table, quarantine = f"{what}_table", f"{what}_quarantine"
-    out = dict(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
+    out = dict(group_name=TABLES, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
     return dg.multi_asset(
         outs={table: dg.AssetOut(description=table_about, **out), quarantine: dg.AssetOut(description=quarantine_about, **out)},
         deps=[source],
@@ -42,7 +37,7 @@ def folder_scan(source: dg.SourceAsset, what: str, table_about: str, quarantine_
                            f"Every {what}'s (style, sex) is a known class after spelling normalisation.")])
 
 
-@folder_scan(raw_images, "image", "One row per image file of both splits: parsed name, path, size, content hash.",
+@folder_scan("raw_images", "image", "One row per image file of both splits: parsed name, path, size, content hash.",
              "Image folder entries that could not be used, each with the reason.")
 def image_files(context: dg.AssetExecutionContext, data_root: DataRootResource):
     """Scan both image folders: parse every file name and JPEG header; bad files go to quarantine."""
@@ -61,7 +56,7 @@ class LabelScanConfig(dg.Config):
                                                           "ones (name, size and mtime compared with the stored rows).")
 
 
-@folder_scan(raw_labels, "label", "One row per survey JSON: name fields, respondent, every answer "
+@folder_scan("raw_labels", "label", "One row per survey JSON: name fields, respondent, every answer "
              "(stored by inserts and deletes: rows come in no particular order).",
              "Label folder entries that could not be parsed, each with the reason.")
 def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data_root: DataRootResource,
@@ -86,20 +81,13 @@ def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data
 
     stored = None if config.full_reparse else stored
     stored_quarantine = None if config.full_reparse else warehouse.previous_rows("label_quarantine")
-    listing = kept_listing(data_root, "raw_labels", context.run.tags)
-    if listing is not None:
-        source = (f"from the listing raw_data_sensor took (data version {listing.digest[:12]}, {listing.entries} "
-                  "entries: the folders were not listed again)")
-    elif LISTING_TAG in context.run.tags:
-        source = "from a listing taken now (the one raw_data_sensor kept for this run was replaced by newer ones)"
-    else:
-        source = "from a listing taken now"
+    listing = data_root.kept_listing("raw_labels", context.run.tags.get(LISTING_TAG))
     changes = label_changes(data_root.raw, stored, stored_quarantine, workers=config.workers or None,
                             chunk_size=config.chunk_size, progress=report, listing=listing)
     counts, quarantine = changes.counts, changes.quarantine
     context.log.info(f"{counts['parsed']} label files parsed, {counts['unchanged']} unchanged kept, "
                      f"{counts['rows_removed']} stored rows removed" + (" (full re-parse)" if config.full_reparse else "")
-                     + f", {source}")
+                     + f", {_listing_source(listing, context.run.tags)}")
     rate = counts["parsed"] / max(progress.seconds, 1e-9) if progress else 0.0
     # Rows per split: every regular file is a row unless it is quarantined (quarantined entries
     # that are not regular files, hidden or sub-folders, have no size and are not in the listing).
@@ -121,18 +109,14 @@ def label_files(context: dg.AssetExecutionContext, config: LabelScanConfig, data
                                       f"class_label) FILTER (WHERE style_known) FROM {table}").fetchall()[0]
     yield _vocabulary_result(unknown, int(misspelt), int(seen), "label_table")
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
+@dg.asset(group_name=TABLES, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
 def style_counts(image_table: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Images per (sex, style) in training, validation and both: the seed's statistics table."""
     counts = tables.style_counts(image_table)
     return table_output(counts, table=dg.MetadataValue.md(markdown(counts)))
 
 
-VALID_LABELS_SQL = ("SELECT * FROM {labels} l SEMI JOIN (SELECT DISTINCT split, file_name FROM {images}) i "
-                    "ON l.split = i.split AND l.jpg_name = i.file_name ORDER BY l.split, l.file_name")
-
-
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
+@dg.asset(group_name=TABLES, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
           check_specs=[_spec("valid_labels_coverage", "valid_labels",
                              "Every class of every split has valid labels; coverage per split.")])
 def valid_labels(label_table: StoredTable, image_table: StoredTable):
@@ -140,49 +124,19 @@ def valid_labels(label_table: StoredTable, image_table: StoredTable):
     DuckDB builds it from the two stored tables: neither is loaded into pandas, and the rows are
     stored without passing through pandas. Its metadata, data version (a hash of every row) and coverage check are aggregates
     DuckDB computes over the result."""
-    sql = VALID_LABELS_SQL.format(labels=label_table.name, images=image_table.name)
-    splits = ["Train", "Validation"]
-
-    def per_split(frame: pd.DataFrame, column: str) -> dict:
-        return frame.set_index("split")[column].reindex(splits, fill_value=0).astype(int).to_dict()
-
     with label_table.connection() as conn:
-        conn.execute(f"CREATE TEMP TABLE valid AS {sql}")
-        run = lambda query: conn.execute(query.format(images=image_table.name, labels=label_table.name)).df()  # noqa: E731
-        schema = run("DESCRIBE valid")
-        rows, row_hash, respondents, likes = conn.execute(
-            f"SELECT count(*), coalesce(sum(hash(v)), 0), count(DISTINCT R_id), avg((Q5 = {tables.LIKE})::INT) "
-            "FROM valid v").fetchall()[0]
-        preview = run("SELECT * FROM valid LIMIT 10")
-        valid_per_split = run("SELECT split, count(*) AS n FROM valid GROUP BY split")
-        # The seed's join on the image ID alone (at most one match per label row, the keys being
-        # distinct) and the files per split, over every label file.
-        counts = run("SELECT l.split, count(*) AS label_files, count(i.image_id) AS id_only_join FROM {labels} l "
-                     "LEFT JOIN (SELECT DISTINCT split, image_id FROM {images}) i "
-                     "ON l.split = i.split AND l.image_id = i.image_id GROUP BY l.split")
-        per_class = run("SELECT sex, style, split, count(file_name) AS n FROM valid GROUP BY ALL")
-        classes = run("SELECT DISTINCT split, class_label, true AS labelled FROM valid")
-        known = run("SELECT DISTINCT split, class_label FROM {images} WHERE style_known")
-        coverage = run("SELECT i.split, count(*) AS known, count(*) FILTER (WHERE v.jpg_name IS NULL) AS unlabelled "
-                       "FROM {images} i LEFT JOIN (SELECT DISTINCT split, jpg_name FROM valid) v "
-                       "ON v.split = i.split AND v.jpg_name = i.file_name WHERE i.style_known GROUP BY i.split")
-    columns = ",".join(f"{c}:{t}" for c, t in zip(schema.column_name, schema.column_type))
-    version = hashlib.sha256(f"{columns}|{rows}|{row_hash}".encode()).hexdigest()[:20]
-    per_class = (per_class.pivot_table(index=["sex", "style"], columns="split", values="n", aggfunc="sum", fill_value=0)
-                 .reindex(columns=splits, fill_value=0).reset_index())
-    yield dg.Output(QueryTable(sql), data_version=dg.DataVersion(version), metadata={
-        "dagster/row_count": dg.MetadataValue.int(int(rows)),
+        v = tables.summarise_valid_labels(conn, label_table.name, image_table.name)
+    yield dg.Output(QueryTable(v.sql), data_version=dg.DataVersion(v.version), metadata={
+        "dagster/row_count": dg.MetadataValue.int(v.rows),
         "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in
-                                                         zip(schema.column_name, schema.column_type)]),
-        "preview": dg.MetadataValue.md(markdown(preview)),
-        "valid_per_split": per_split(valid_per_split, "n"), "seed_id_only_join_per_split": per_split(counts, "id_only_join"),
-        "label_files_per_split": per_split(counts, "label_files"), "respondents": dg.MetadataValue.int(int(respondents)),
-        "like_rate": dg.MetadataValue.float(round(float(likes), 4) if rows else 0.0),
-        "per_class": dg.MetadataValue.md(markdown(per_class))})
-    yield _coverage_check(known, classes, coverage)
+                                                         zip(v.schema.column_name, v.schema.column_type)]),
+        "preview": dg.MetadataValue.md(markdown(v.preview)), **v.per_split,
+        "respondents": dg.MetadataValue.int(v.respondents), "like_rate": dg.MetadataValue.float(v.like_rate),
+        "per_class": dg.MetadataValue.md(markdown(v.per_class))})
+    yield _coverage_check(v.known, v.classes, v.coverage)
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
+@dg.asset(group_name=TABLES, kinds={"duckdb"}, code_version="2", automation_condition=EAGER,
           check_specs=[_spec("leakage_report_split_leakage", "leakage_report",
                              "Validation shares no image or answer with training (WARN with counts).")])
 def leakage_report(image_table: pd.DataFrame, valid_labels: pd.DataFrame):
@@ -200,7 +154,7 @@ def leakage_report(image_table: pd.DataFrame, valid_labels: pd.DataFrame):
         metadata={k: (dg.MetadataValue.json(v) if isinstance(v, dict) else dg.MetadataValue.int(v)) for k, v in counts.items()})
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
+@dg.asset(group_name=TABLES, kinds={"duckdb"}, code_version="2", automation_condition=EAGER)
 def user_preferences(valid_labels: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     """Per respondent (R_id): liked and disliked images in training and in validation."""
     prefs = tables.user_preferences(valid_labels)
@@ -211,7 +165,7 @@ class PreferenceReportConfig(dg.Config):
     top_n: int = Field(default=100, ge=1, description="How many respondents (most answers first) the report lists.")
 
 
-@dg.asset(group_name=GROUP, kinds={"html"}, code_version="2", automation_condition=EAGER)
+@dg.asset(group_name=TABLES, kinds={"html"}, code_version="2", automation_condition=EAGER)
 def preference_report(config: PreferenceReportConfig, data_root: DataRootResource,
                       user_preferences: pd.DataFrame) -> dg.MaterializeResult:
     """The top respondents by answer count as a scrollable HTML table under <data root>/reports."""
@@ -224,6 +178,16 @@ def preference_report(config: PreferenceReportConfig, data_root: DataRootResourc
         "respondents": dg.MetadataValue.int(len(top)),
         "preview (list lengths)": dg.MetadataValue.md(markdown(preview)),
     })
+
+
+def _listing_source(listing, tags: dict) -> str:
+    """Where the parsed listing came from, for the log."""
+    if listing is not None:
+        return (f"from the listing raw_data_sensor took (data version {listing.digest[:12]}, {listing.entries} "
+                "entries: the folders were not listed again)")
+    if LISTING_TAG in tags:
+        return "from a listing taken now (the one raw_data_sensor kept for this run was replaced by newer ones)"
+    return "from a listing taken now"
 
 
 def _vocabulary_check(df: pd.DataFrame, asset: str) -> dg.AssetCheckResult:

@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..assets.classifier import MODEL_NAME
+from ..core.registry import STYLE_MODEL
 from ..core.registry import CHAMPION, Registry
 from ..resources import DataRootResource, data_root_from_env
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fashion_assets.cli.models", description="The model registry.")
-    parser.add_argument("--model", default=MODEL_NAME, help=f"registered model (default {MODEL_NAME})")
+    parser.add_argument("--model", default=STYLE_MODEL, help=f"registered model (default {STYLE_MODEL})")
     parser.add_argument("command", nargs="?", default="list", choices=["list", "champion"])
     parser.add_argument("version", nargs="?", type=int)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # MLflow's error names the missing version
         print(f"cannot make version {args.version} the champion: {exc}", file=sys.stderr)
         return 1
-    asset = "champion_classifier" if name == MODEL_NAME else "product_champion"
+    asset = "champion_classifier" if name == STYLE_MODEL else "product_champion"
     print(f"{name} version {args.version} is the champion now; materialize {asset} and what follows it to rebuild "
           "from it")
     return 0

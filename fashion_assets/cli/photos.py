@@ -22,9 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("batches", nargs="*", help="batch folders to run (default: every batch without predictions)")
     args = parser.parse_args(argv)
 
-    from ..assets.classifier import MODEL_NAME
+    from ..core.registry import STYLE_MODEL
     from ..assets.new_photos import incoming_batches
-    from ..assets.registry import champion_drift
+    from ..core.registry import champion_drift
     from ..definitions import defs
 
     incoming = defs.resources["data_root"].incoming
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"every batch in {incoming} has predictions (name one to run it again); drop photos into {incoming}")
             return 0
         onnx = defs.resources["artifact_io_manager"].stored(dg.AssetKey("classifier_onnx"))
-        drift = onnx and champion_drift(defs.resources["model_registry"].registry(), MODEL_NAME,
+        drift = onnx and champion_drift(defs.resources["model_registry"].registry(), STYLE_MODEL,
                                         onnx.settings["classifier_version"])
         if drift:
             print(f"warning: {drift}", file=sys.stderr)

@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 CHAMPION = "champion"
+STYLE_MODEL = "style_classifier"  # the registry's name of the sex&style classifier (catalogue: product_classifier_<level>)
 CHECKPOINT_DIR = "checkpoint"
 UI_PORT = 5000
 
@@ -183,3 +184,15 @@ def reroot(root: Path) -> int:
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def champion_drift(registry, name: str, materialized: str) -> str | None:
+    """A warning when the registry's champion alias has moved since ``materialized`` (the version
+    string of the champion handle the new-photo assets use, ``v<N>-<digest>``) was built, else None."""
+    champion = registry.champion(name)
+    used = materialized.split("-", 1)[0].lstrip("v")
+    if champion is None or str(champion.version) == used:
+        return None
+    return (f"the registry's {name} champion is version {champion.version}, but the materialized models (classifier_onnx, "
+            f"feature_matrix) are from version {used}: photos are predicted with version {used} until they are rebuilt — "
+            f"`make champion VERSION={champion.version}` (or materialize champion_classifier and what follows in the UI)")

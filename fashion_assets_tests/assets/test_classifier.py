@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fashion_assets.assets.classifier import NETWORK, POOLED, beats_chance, style_classifier
+from fashion_assets.assets.classifier import beats_chance, style_classifier
+from fashion_assets.core.classifier.style import NETWORK, POOLED
 from fashion_assets.assets.preferences import feature_matrix
 from fashion_assets.assets.registry import champion_classifier
 from fashion_assets.core.classifier.baselines import pooled_scores

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from fashion_assets.assets.images import IMAGE_RUN_TAGS, IMAGE_SHARDS, image_partitions, partition_of, segmentation
-from fashion_assets.assets.crops import cropping
+from fashion_assets.assets.images import cropping
 from fashion_assets.core.common.atomic import TEMP_PREFIX
 from fashion_assets.demo_data.writer import GeneratorConfig, generate
 from fashion_assets.definitions import build_definitions

@@ -12,6 +12,9 @@ import pandas as pd
 LEVELS = ("masterCategory", "subCategory", "articleType", "Class")
 
 
+LEVELS = ("masterCategory", "subCategory", "articleType", "Class")  # the label levels a classifier can learn
+
+
 def load_styles(csv: Path) -> pd.DataFrame:
     styles = pd.read_csv(csv)
     missing = {"id", "masterCategory", "subCategory", "articleType"} - set(styles.columns)

@@ -17,6 +17,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 
 
+def known_images(image_set: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Images of one split with a known class, in a stable (file name) order."""
+    rows = image_set[image_set.style_known & (image_set.split == split)]
+    return rows.sort_values("file_name", ignore_index=True)
+
+
 def load_uint8(paths: list[str], size: int, threads: int = 4) -> torch.Tensor:
     """Decode images into one (N, 3, size, size) uint8 tensor (resized when needed)."""
     out = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)

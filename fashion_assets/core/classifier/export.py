@@ -83,3 +83,30 @@ def images_per_second(fn, images, repeats: int = 3) -> float:
         fn(images)
         best = min(best, time.perf_counter() - t0)
     return len(images) / best
+
+
+def export_and_check(checkpoint: str | Path, crops: list[str], folder: Path) -> dict:
+    """Export a checkpoint to ``folder/classifier.onnx`` (its colour expert, if any, beside it as
+    ``colour_expert.json``), compare onnxruntime with torch on ``crops`` and time both once on the
+    CPU (benchmarks/onnx_inference.py takes the best of three). Returns the paths, the largest
+    difference per output, the images/s per runtime and how many crops were checked."""
+    import json
+
+    from ..common.atomic import write_bytes
+    from .data import load_uint8
+    from .training import classifier_settings, load_classifier
+
+    model, ckpt = load_classifier(checkpoint)
+    s = classifier_settings(ckpt)
+    path = export_onnx(model, s["mean"], s["std"], s["tta_flip"], s["image_size"], folder / "classifier.onnx")
+    colour = None
+    if "colour_expert" in ckpt:  # the expert the logits are pooled with (ensemble.py), beside the graph
+        colour = write_bytes(folder / "colour_expert.json", json.dumps(ckpt["colour_expert"]).encode())
+    images = load_uint8(crops, s["image_size"])
+    session = onnx_session(path)
+    difference = parity(model, session, images, s["mean"], s["std"], s["tta_flip"])
+    cpu = torch.device("cpu")
+    speed = {"onnxruntime": images_per_second(lambda x: run_onnx(session, x), images, repeats=1),
+             "torch": images_per_second(lambda x: infer(model, x, s["mean"], s["std"], cpu, batch_size=64,
+                                                        tta_flip=s["tta_flip"], features=True), images, repeats=1)}
+    return {"path": path, "colour_expert": colour, "difference": difference, "speed": speed, "checked": len(images)}

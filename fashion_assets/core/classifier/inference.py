@@ -51,3 +51,14 @@ def extract_features(model: nn.Module, images: torch.Tensor, mean, std, device: 
     if len(images) == 0:
         return np.zeros((0, model.fc.in_features))
     return infer(model, images, mean, std, device, features=True)["features"].numpy().astype(np.float64)
+
+
+def features_of_files(checkpoint: str | Path, paths: list[str], device: torch.device) -> tuple[np.ndarray, dict]:
+    """The 512-d features of image files under a classifier checkpoint (its image size and
+    normalisation), and the checkpoint dict: the one feature extraction every matrix uses."""
+    from .data import load_uint8
+    from .training import load_classifier
+
+    model, ckpt = load_classifier(checkpoint)
+    images = load_uint8(list(paths), ckpt["config"]["image_size"])
+    return extract_features(model, images, ckpt["mean"], ckpt["std"], device), ckpt

@@ -107,6 +107,115 @@ def save_atomic(obj: dict, path: Path) -> None:
         torch.save(obj, tmp)
 
 
+@dataclass
+class Optimisation:
+    """What one training step needs besides the model and the batch: the optimiser, its schedule,
+    the loss, the gradient scaler and the device's speed settings."""
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    scaler: torch.amp.GradScaler
+    loss_fn: nn.Module
+    recipe: dict
+    channels_last: bool
+    amp: dict | None
+    steps: int  # optimiser steps per epoch
+
+
+def optimisation(model: nn.Module, recipe: dict, cfg: TrainConfig, samples: int, device: torch.device) -> Optimisation:
+    """The recipe's optimiser (no weight decay on biases and norms), schedule and loss."""
+    params = [{"params": [p for n, p in model.named_parameters() if p.ndim > 1], "weight_decay": recipe["weight_decay"]},
+              {"params": [p for n, p in model.named_parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+    opt = (torch.optim.AdamW(params, lr=recipe["lr"]) if recipe["optimizer"] == "adamw"
+           else torch.optim.Adam(params, lr=recipe["lr"]))
+    steps = max(1, (cfg.samples_per_epoch or samples) // cfg.batch_size)
+    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe["lr"], total_steps=steps * cfg.epochs, pct_start=0.2)
+             if recipe["schedule"] == "onecycle" else None)
+    return Optimisation(opt, sched, torch.amp.GradScaler("cuda", enabled=device.type == "cuda"),
+                        nn.CrossEntropyLoss(label_smoothing=recipe["label_smoothing"]), recipe,
+                        channels_last=device.type == "cuda" or cfg.cpu_channels_last,
+                        amp={"dtype": torch.float16} if device.type == "cuda" else
+                        {"dtype": torch.bfloat16} if cfg.cpu_bf16 else None, steps=steps)
+
+
+def initial_model(class_names: list[str], init_state: dict | None, device: torch.device, channels_last: bool) -> nn.Module:
+    """A fresh ResNet-18 on ``device``; with ``init_state`` (transfer learning from a local
+    weights file) everything but the classification head is loaded from it."""
+    model = build_model(len(class_names))
+    if init_state is not None:
+        body = {k: v for k, v in init_state.items() if not k.startswith("fc.")}
+        missing = model.load_state_dict(body, strict=False).missing_keys
+        if set(missing) - {"fc.weight", "fc.bias"}:
+            raise ValueError(f"weights do not fit ResNet-18: missing {sorted(missing)[:5]}")
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last else model
+
+
+def train_one_epoch(model: nn.Module, train_x: torch.Tensor, train_y: np.ndarray, o: Optimisation, batch_size: int,
+                    mean: torch.Tensor, std: torch.Tensor, gen: torch.Generator,
+                    device: torch.device) -> tuple[float, float, int]:
+    """One epoch of class-balanced, augmented batches: (mean loss, training accuracy, samples)."""
+    model.train()
+    order = balanced_indices(train_y, o.steps * batch_size, gen)
+    # Loss and hits accumulate on the device: reading them every step would stall the GPU.
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
+    labels_d = torch.as_tensor(train_y, device=device)
+    for step in range(o.steps):
+        idx = order[step * batch_size:(step + 1) * batch_size]
+        idx_d = idx.to(train_x.device, non_blocking=True)
+        xb = train_x[idx_d].to(device, non_blocking=True)
+        yb = labels_d[idx_d.to(device)]
+        x = augment(xb, gen, o.recipe["colour_jitter"])
+        if o.recipe["erase"]:
+            x = random_erase(x, o.recipe["erase"], gen)
+        x = normalise(x, mean, std)
+        lam, partner = mixup_pairs(len(idx), o.recipe["mixup"], gen)
+        if partner is not None:  # mixup: a blend of two images, its loss the same blend of theirs
+            partner = partner.to(device)
+            x = lam * x + (1 - lam) * x[partner]
+        if o.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, enabled=o.amp is not None, **(o.amp or {})):
+            logits = model(x)
+            loss = o.loss_fn(logits.float(), yb)
+            if partner is not None:
+                loss = lam * loss + (1 - lam) * o.loss_fn(logits.float(), yb[partner])
+        o.optimizer.zero_grad(set_to_none=True)
+        o.scaler.scale(loss).backward()
+        o.scaler.step(o.optimizer)
+        o.scaler.update()
+        if o.scheduler:
+            o.scheduler.step()
+        total_loss += loss.detach() * len(idx)
+        correct += (logits.argmax(1) == yb).sum()
+        seen += len(idx)
+    return float(total_loss) / seen, int(correct) / seen, seen  # one synchronisation per epoch
+
+
+def evaluate(model: nn.Module, data: tuple[torch.Tensor, np.ndarray] | None, mean: torch.Tensor, std: torch.Tensor,
+             device: torch.device, tta_flip: bool) -> float | None:
+    """Top-1 accuracy on ``data`` (None when there is none to score)."""
+    if data is None:
+        return None
+    return accuracy(predict_logits(model, data[0], mean, std, device, tta_flip=tta_flip), data[1])
+
+
+def resumable(last_path: Path, fingerprint: str, resume: bool, log: Callable[[str], None]) -> dict | None:
+    """The state of an interrupted run to continue, or None (the log says why training starts afresh)."""
+    state = torch.load(last_path, map_location="cpu", weights_only=False) if last_path.exists() else None
+    if state is None:
+        log("training afresh: no interrupted run to resume")
+    elif not resume:
+        log(f"training afresh: resume is off (ignoring the interrupted run in {last_path})")
+    elif state.get("fingerprint") != fingerprint:
+        log(f"training afresh: the interrupted run in {last_path} had other inputs or settings")
+    else:
+        log(f"resuming from epoch {state['epoch']} ({last_path}): same inputs and settings")
+        return state
+    return None
+
+
 def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.ndarray], class_names: list[str],
         mean: torch.Tensor, std: torch.Tensor, cfg: TrainConfig, device: torch.device, checkpoint_dir: Path,
         validation: tuple[torch.Tensor, np.ndarray] | None = None,
@@ -124,52 +233,25 @@ def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.
     recipe = cfg.recipe_settings()
     seed_everything(cfg.seed)
     train_x, train_y = train
-    model = build_model(len(class_names))
-    if init_state is not None:
-        # Transfer learning from a local weights file: everything but the classification head.
-        body = {k: v for k, v in init_state.items() if not k.startswith("fc.")}
-        missing = model.load_state_dict(body, strict=False).missing_keys
-        if set(missing) - {"fc.weight", "fc.bias"}:
-            raise ValueError(f"weights do not fit ResNet-18: missing {sorted(missing)[:5]}")
-    model = model.to(device)
     channels_last = device.type == "cuda" or cfg.cpu_channels_last
-    amp = {"dtype": torch.float16} if device.type == "cuda" else {"dtype": torch.bfloat16} if cfg.cpu_bf16 else None
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    params = [{"params": [p for n, p in model.named_parameters() if p.ndim > 1], "weight_decay": recipe["weight_decay"]},
-              {"params": [p for n, p in model.named_parameters() if p.ndim <= 1], "weight_decay": 0.0}]
-    opt = (torch.optim.AdamW(params, lr=recipe["lr"]) if recipe["optimizer"] == "adamw"
-           else torch.optim.Adam(params, lr=recipe["lr"]))
-    per_epoch = cfg.samples_per_epoch or len(train_y)
-    steps = max(1, per_epoch // cfg.batch_size)
-    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe["lr"], total_steps=steps * cfg.epochs, pct_start=0.2)
-             if recipe["schedule"] == "onecycle" else None)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe["label_smoothing"])
+    model = initial_model(class_names, init_state, device, channels_last)
+    o = optimisation(model, recipe, cfg, len(train_y), device)
     gen = torch.Generator().manual_seed(cfg.seed)
     history: list[dict] = []
     best = {"holdout_accuracy": -1.0, "epoch": 0}
     start_epoch = 1
     last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
     fingerprint = repr(sorted(asdict(cfg).items())) + f"|{inputs_version}|{len(train_y)}|{len(holdout[1])}"
-    state = torch.load(last_path, map_location="cpu", weights_only=False) if last_path.exists() else None
-    fresh = state is None or not resume or state.get("fingerprint") != fingerprint
-    if fresh:
-        best_path.unlink(missing_ok=True)
+    state = resumable(last_path, fingerprint, resume, log)
     if state is None:
-        log("training afresh: no interrupted run to resume")
-    elif not resume:
-        log(f"training afresh: resume is off (ignoring the interrupted run in {last_path})")
-    elif state.get("fingerprint") != fingerprint:
-        log(f"training afresh: the interrupted run in {last_path} had other inputs or settings")
+        best_path.unlink(missing_ok=True)
     else:
         model.load_state_dict(state["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        if sched and state.get("scheduler"):
-            sched.load_state_dict(state["scheduler"])
+        o.optimizer.load_state_dict(state["optimizer"])
+        if o.scheduler and state.get("scheduler"):
+            o.scheduler.load_state_dict(state["scheduler"])
         gen.set_state(state["generator"])
         history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
-        log(f"resuming from epoch {state['epoch']} ({last_path}): same inputs and settings")
     mean_d, std_d = mean.to(device), std.to(device)
     train_x = resident(train_x, device, log)
     stale = 0 if not history else history[-1]["epoch"] - best["epoch"]
@@ -177,57 +259,20 @@ def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.
         if stale >= cfg.patience:
             log(f"early stop: holdout accuracy has not improved for {cfg.patience} epochs")
             break
-        model.train()
         t0 = time.perf_counter()
-        order = balanced_indices(train_y, steps * cfg.batch_size, gen)
-        # Loss and hits accumulate on the device: reading them every step would stall the GPU.
-        total_loss = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.long, device=device)
-        seen = 0
-        labels_d = torch.as_tensor(train_y, device=device)
-        for step in range(steps):
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            idx_d = idx.to(train_x.device, non_blocking=True)
-            xb = train_x[idx_d].to(device, non_blocking=True)
-            yb = labels_d[idx_d.to(device)]
-            x = augment(xb, gen, recipe["colour_jitter"])
-            if recipe["erase"]:
-                x = random_erase(x, recipe["erase"], gen)
-            x = normalise(x, mean_d, std_d)
-            lam, partner = mixup_pairs(len(idx), recipe["mixup"], gen)
-            if partner is not None:  # mixup: a blend of two images, its loss the same blend of theirs
-                partner = partner.to(device)
-                x = lam * x + (1 - lam) * x[partner]
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, enabled=amp is not None, **(amp or {})):
-                logits = model(x)
-                loss = loss_fn(logits.float(), yb)
-                if partner is not None:
-                    loss = lam * loss + (1 - lam) * loss_fn(logits.float(), yb[partner])
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            if sched:
-                sched.step()
-            total_loss += loss.detach() * len(idx)
-            correct += (logits.argmax(1) == yb).sum()
-            seen += len(idx)
-        total_loss, correct = float(total_loss), int(correct)  # one synchronisation per epoch
+        loss, train_acc, seen = train_one_epoch(model, train_x, train_y, o, cfg.batch_size, mean_d, std_d, gen, device)
         secs = time.perf_counter() - t0
-        hold_acc = accuracy(predict_logits(model, holdout[0], mean, std, device, tta_flip=recipe["tta_flip"]), holdout[1])
-        val_acc = (accuracy(predict_logits(model, validation[0], mean, std, device, tta_flip=recipe["tta_flip"]), validation[1])
-                   if validation is not None else None)
-        rec = EpochRecord(epoch, total_loss / seen, correct / seen, hold_acc, val_acc, round(secs, 2), round(seen / secs, 1))
+        hold_acc = evaluate(model, holdout, mean, std, device, recipe["tta_flip"])
+        val_acc = evaluate(model, validation, mean, std, device, recipe["tta_flip"])
+        rec = EpochRecord(epoch, loss, train_acc, hold_acc, val_acc, round(secs, 2), round(seen / secs, 1))
         history.append(asdict(rec))
         improved = hold_acc > best["holdout_accuracy"]
         if improved:
             best = {"holdout_accuracy": hold_acc, "epoch": epoch}
             save_atomic(checkpoint(model, class_names, mean, std, cfg, recipe, history, best), best_path)
         stale = epoch - best["epoch"]
-        save_atomic({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                     "scheduler": sched.state_dict() if sched else None, "generator": gen.get_state(),
+        save_atomic({"state_dict": model.state_dict(), "optimizer": o.optimizer.state_dict(),
+                     "scheduler": o.scheduler.state_dict() if o.scheduler else None, "generator": gen.get_state(),
                      "epoch": epoch, "history": history, "best": best, "fingerprint": fingerprint}, last_path)
         log(f"epoch {epoch}/{cfg.epochs}: loss {rec.train_loss:.3f}, train {rec.train_accuracy:.1%}, "
             f"holdout {hold_acc:.1%}{' *' if improved else ''}, {rec.images_per_second:.0f} img/s")

@@ -37,3 +37,18 @@ def write_bytes(path: Path, data: bytes) -> Path:
 
 def write_text(path: Path, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
+
+
+def write_npz(path: Path, **arrays) -> Path:
+    """Numpy arrays in one ``.npz`` file (read back with ``numpy.load(path, allow_pickle=False)``)."""
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return Path(path)
+
+
+def write_csv(path: Path, table) -> Path:
+    """A DataFrame as CSV without its index (read back with ``pandas.read_csv``)."""
+    return write_bytes(path, table.to_csv(index=False).encode())

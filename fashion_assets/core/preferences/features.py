@@ -16,6 +16,15 @@ class FeatureMatrix:
     index: pd.DataFrame  # split, file_name, row: every image file and its feature row
 
 
+def save_feature_matrix(path: Path, features: np.ndarray, sha1, index: pd.DataFrame) -> Path:
+    """Write the matrix (row i: the image whose content hash is ``sha1[i]``) and its index (split,
+    file_name, row of every image file); ``load_feature_matrix`` reads it back."""
+    from ..common.atomic import write_npz
+
+    return write_npz(path, features=features, sha1=np.array(sha1, dtype=str), split=np.array(index.split, dtype=str),
+                     file_name=np.array(index.file_name, dtype=str), row=index.row.to_numpy())
+
+
 def load_feature_matrix(path: str | Path) -> FeatureMatrix:
     data = np.load(path, allow_pickle=False)
     index = pd.DataFrame({"split": data["split"].astype(str), "file_name": data["file_name"].astype(str),

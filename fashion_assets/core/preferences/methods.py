@@ -42,6 +42,27 @@ class MethodFit:
     median_codes: np.ndarray | None = None
 
 
+def save_fit(path, fit: MethodFit):
+    """Write a fit to one ``.npz`` file (``load_fit`` reads it back)."""
+    import json
+
+    from ..common.atomic import write_npz
+
+    return write_npz(path, codes=fit.codes, stacked_coef=fit.stacked_coef, stacked_intercept=fit.stacked_intercept,
+                     prior=fit.prior, thresholds=json.dumps(fit.thresholds), median_x=fit.median_x,
+                     median_codes=fit.median_codes, **fit.profile.to_arrays())
+
+
+def load_fit(path) -> MethodFit:
+    """A fit written by ``save_fit`` (fits stored before the medians were kept lack them)."""
+    import json
+
+    data = np.load(path, allow_pickle=False)
+    kept = {k: data[k] for k in ("median_x", "median_codes") if k in data}
+    return MethodFit(float(data["prior"]), data["codes"], json.loads(str(data["thresholds"])), data["stacked_coef"],
+                     float(data["stacked_intercept"]), ProfileFit.from_arrays(data), **kept)
+
+
 HONEST = ("seed_honest", "autoencoder_honest", "user_based", "stacked_honest", "profile_honest")
 BASELINES = {"always_dislike": 0.5, "respondent_majority": 0.0, "copy_if_seen_else_majority": 0.0}
 SEED_PROTOCOL = {"seed_youden_on_validation": "seed", "autoencoder_seed_protocol": "autoencoder_seed_protocol"}

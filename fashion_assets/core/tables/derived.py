@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -152,3 +154,66 @@ thead th {{ position: sticky; top: 0; background: #f4f4f4; }}
 {chr(10).join(body)}
 </tbody></table></div></body></html>
 """
+
+
+VALID_LABELS_SQL = ("SELECT * FROM {labels} l SEMI JOIN (SELECT DISTINCT split, file_name FROM {images}) i "
+                    "ON l.split = i.split AND l.jpg_name = i.file_name ORDER BY l.split, l.file_name")
+SPLITS = ["Train", "Validation"]
+
+
+@dataclass
+class ValidLabels:
+    """valid_labels as a query over the stored tables, and the aggregates DuckDB computed over it."""
+    sql: str
+    version: str  # a hash of the schema and of every row
+    rows: int
+    schema: pd.DataFrame  # column_name, column_type
+    preview: pd.DataFrame
+    respondents: int
+    like_rate: float
+    per_split: dict  # valid rows, the seed's ID-only join and label files, per split
+    per_class: pd.DataFrame  # sex, style, Train, Validation
+    classes: pd.DataFrame  # the (split, class_label) pairs that have valid labels
+    known: pd.DataFrame  # the (split, class_label) pairs of images with a known class
+    coverage: pd.DataFrame  # per split: known images and those without a valid label
+
+
+def summarise_valid_labels(conn, labels: str, images: str) -> ValidLabels:
+    """Labels whose image exists in the same split, joined on the full file name (not the ID
+    alone), built in DuckDB from the stored tables ``labels`` and ``images``: nothing is loaded
+    into pandas but the aggregates."""
+    sql = VALID_LABELS_SQL.format(labels=labels, images=images)
+    conn.execute(f"CREATE TEMP TABLE valid AS {sql}")
+    run = lambda query: conn.execute(query.format(images=images, labels=labels)).df()  # noqa: E731
+    schema = run("DESCRIBE valid")
+    rows, row_hash, respondents, likes = conn.execute(
+        f"SELECT count(*), coalesce(sum(hash(v)), 0), count(DISTINCT R_id), avg((Q5 = {LIKE})::INT) "
+        "FROM valid v").fetchall()[0]
+    preview = run("SELECT * FROM valid LIMIT 10")
+    valid_per_split = run("SELECT split, count(*) AS n FROM valid GROUP BY split")
+    # The seed's join on the image ID alone (at most one match per label row, the keys being
+    # distinct) and the files per split, over every label file.
+    counts = run("SELECT l.split, count(*) AS label_files, count(i.image_id) AS id_only_join FROM {labels} l "
+                 "LEFT JOIN (SELECT DISTINCT split, image_id FROM {images}) i "
+                 "ON l.split = i.split AND l.image_id = i.image_id GROUP BY l.split")
+    per_class = run("SELECT sex, style, split, count(file_name) AS n FROM valid GROUP BY ALL")
+    classes = run("SELECT DISTINCT split, class_label, true AS labelled FROM valid")
+    known = run("SELECT DISTINCT split, class_label FROM {images} WHERE style_known")
+    coverage = run("SELECT i.split, count(*) AS known, count(*) FILTER (WHERE v.jpg_name IS NULL) AS unlabelled "
+                   "FROM {images} i LEFT JOIN (SELECT DISTINCT split, jpg_name FROM valid) v "
+                   "ON v.split = i.split AND v.jpg_name = i.file_name WHERE i.style_known GROUP BY i.split")
+    conn.execute("DROP TABLE valid")
+    columns = ",".join(f"{c}:{t}" for c, t in zip(schema.column_name, schema.column_type))
+    version = hashlib.sha256(f"{columns}|{rows}|{row_hash}".encode()).hexdigest()[:20]
+    per_class = (per_class.pivot_table(index=["sex", "style"], columns="split", values="n", aggfunc="sum", fill_value=0)
+                 .reindex(columns=SPLITS, fill_value=0).reset_index())
+
+    def per_split(frame: pd.DataFrame, column: str) -> dict:
+        return frame.set_index("split")[column].reindex(SPLITS, fill_value=0).astype(int).to_dict()
+
+    return ValidLabels(sql, version, int(rows), schema, preview, int(respondents),
+                       round(float(likes), 4) if rows else 0.0,
+                       {"valid_per_split": per_split(valid_per_split, "n"),
+                        "seed_id_only_join_per_split": per_split(counts, "id_only_join"),
+                        "label_files_per_split": per_split(counts, "label_files")},
+                       per_class, classes, known, coverage)
