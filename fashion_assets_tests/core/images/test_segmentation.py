@@ -96,6 +96,29 @@ def test_rembg_sessions_run_and_outliers_are_redone(model_home, raw, tmp_path):
     assert Path(again.set_index("file_name").loc[blank.name, "output"]).stat().st_mtime_ns == stamp
 
 
+def test_without_the_primary_model_the_fallback_model_segments_then_grabcut(tmp_path, raw):
+    """The order: u2net_human_seg when present, else u2netp, else GrabCut — each row names it."""
+    home = tmp_path / "home"
+    right = torch.zeros(1, 1, 320, 320)
+    right[..., 160:] = 1.0
+    export(FixedMask(right), 320, home / "models" / "u2netp" / "u2netp.onnx")
+    items = items_of(raw, tmp_path / "out")[:4]
+    lines = []
+    rows, quarantine, report = segment_images(items, NONE, SegmentationSettings(model_home=str(home), secondary=None),
+                                              workers=1, log=lines.append)
+    assert quarantine.empty and report["primary"] == "rembg:u2netp" and set(rows.backend) == {"rembg:u2netp"}
+    assert any("u2net_human_seg" in line and "using the fallback model u2netp" in line for line in lines)
+    out = np.asarray(Image.open(rows.output.iloc[0]))
+    assert (out[:, :110] >= 245).all()  # this model's background is the left half
+    # With no fallback configured, GrabCut; and the log says how to get u2netp when it is missing.
+    rows, _, report = segment_images(items, NONE, SegmentationSettings(model_home=str(home), secondary=None,
+                                                                       fallback=None), workers=1, log=lines.append)
+    assert report["primary"] == GRABCUT and set(rows.backend) == {GRABCUT}
+    segment_images(items[:1], NONE, SegmentationSettings(model_home=str(tmp_path / "none"), secondary=None),
+                   workers=1, log=lines.append)
+    assert any("`make segmenter` installs u2netp" in line for line in lines[-4:])
+
+
 def test_without_the_secondary_model_outliers_are_listed_with_the_reason(raw, tmp_path):
     blank = tmp_path / "W_99999_50_classic_W.jpg"
     Image.new("RGB", (240, 320), (255, 255, 255)).save(blank)
