@@ -57,10 +57,9 @@ class DataRootResource(dg.ConfigurableResource):
 
     def raw_folders(self, source: str) -> list[Path]:
         """The folders of one raw source (``raw_images`` or ``raw_labels``)."""
-        from .core.tables.scanning import IMAGE_FOLDERS, LABEL_FOLDERS
+        from .core.tables.scanning import RAW_SOURCES
 
-        folders = {"raw_images": IMAGE_FOLDERS, "raw_labels": LABEL_FOLDERS}[source]
-        return [self.raw / f for f in folders.values()]
+        return [self.raw / f for f in RAW_SOURCES[source].values()]
 
     def keep_listing(self, source: str, listing) -> None:
         """Keep ``listing`` for the run about to be requested (and only the newest few)."""

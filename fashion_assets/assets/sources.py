@@ -6,10 +6,9 @@ keeps for the runs it requests, are the data root's (resources.DataRootResource)
 import dagster as dg
 
 from ..core.common.fingerprint import fingerprint
+from ..core.tables.scanning import RAW_SOURCES
 from ..resources import DataRootResource
 from .conventions import TABLES
-
-RAW_SOURCES = ("raw_images", "raw_labels")
 
 
 def observe_raw(data_root: DataRootResource, source: str):
@@ -18,7 +17,7 @@ def observe_raw(data_root: DataRootResource, source: str):
 
 
 def _raw_source(name: str):
-    folders = " and ".join(f"raw/{f.name}" for f in DataRootResource().raw_folders(name))
+    folders = " and ".join(f"raw/{f}" for f in RAW_SOURCES[name].values())
 
     @dg.observable_source_asset(name=name, group_name=TABLES,
                                 description=f"The folders {folders} (data version: a digest of their listing).")

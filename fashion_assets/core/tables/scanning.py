@@ -29,6 +29,7 @@ from .survey_json import LABEL_VALUE_COLUMNS, SURVEY_FIELDS, USER_FIELDS, LabelE
 
 IMAGE_FOLDERS = {"Train": "training_image", "Validation": "validation_image"}
 LABEL_FOLDERS = {"Train": "training_label", "Validation": "validation_label"}
+RAW_SOURCES = {"raw_images": IMAGE_FOLDERS, "raw_labels": LABEL_FOLDERS}  # the raw source assets' folders
 QUARANTINE_COLUMNS = ["split", "folder", "file_name", "reason"]
 NAME_COLUMNS = ["file_name", "split", "prefix", "image_id", "era", "style", "style_raw", "sex", "class_label", "style_known"]
 
