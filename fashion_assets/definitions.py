@@ -11,6 +11,7 @@ from .runs import dead_runs
 from .console import console_logger
 from .assets import ASSET_MODULES
 from .io_managers import ArtifactIOManager, ArtifactStore, WarehouseIOManager, WarehouseResource
+from .storage import storage_for
 from .resources import (CatalogueResource, DataRootResource, ModelRegistryResource, SegmentationResource,
                         TorchDeviceResource, catalogue_root_from_env, data_root_from_env)
 
@@ -25,9 +26,10 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
     ``executor``: None = in-process (one Python process per run: a step costs no process start —
     about 9 s of imports each on the 2-core machine — and the heavy steps parallelise inside,
     with their own worker pools and torch threads; benchmarks/run_overhead.py measures both);
-    definitions_k8s passes dagster-k8s's executor (a pod per step)."""
+    definitions_k8s passes dagster-k8s's executor (a pod per step). The storage mode
+    (fashion_assets.storage: embedded or cluster) chooses the warehouse and MLflow's store."""
     root = DataRootResource(root=str(data_root))
-    artifacts = str(root.artifacts)
+    artifacts, stores = str(root.artifacts), storage_for(root.path)
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
@@ -42,11 +44,11 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
             "torch_device": TorchDeviceResource(),
             "catalogue": CatalogueResource(root=str(catalogue_root or root.path / "catalogue")),
             # Named warehouse.duckdb, not after the schema: DuckDB rejects a catalog and schema of one name.
-            "io_manager": WarehouseIOManager(database=str(root.warehouse), schema=WAREHOUSE_SCHEMA, artifact_root=artifacts),
-            "warehouse": WarehouseResource(database=str(root.warehouse), table_schema=WAREHOUSE_SCHEMA),
+            "io_manager": WarehouseIOManager(database=stores.warehouse, schema=WAREHOUSE_SCHEMA, artifact_root=artifacts),
+            "warehouse": WarehouseResource(database=stores.warehouse, table_schema=WAREHOUSE_SCHEMA),
             "artifact_io_manager": ArtifactIOManager(root=artifacts),
             "artifact_store": ArtifactStore(root=artifacts),
-            "model_registry": ModelRegistryResource(root=str(root.mlflow)),
+            "model_registry": ModelRegistryResource(root=str(root.mlflow), tracking_uri=stores.tracking_uri),
         },
     )
 

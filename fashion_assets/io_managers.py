@@ -82,6 +82,15 @@ def _database(connection) -> str:
     return connection.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
 
 
+def _kind(connection) -> str:
+    """The storage kind the UI shows: duckdb, or ducklake for the cluster mode's warehouse."""
+    return connection.execute("SELECT type FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+
+
+def _retried(retries: int) -> dict:
+    return {"commit_retries": dg.MetadataValue.int(retries)} if retries else {}
+
+
 def _require_table(connection, table_slice, asset_key: dg.AssetKey) -> None:
     """A clear error, with the remedy, when a consumer's table is not in the warehouse."""
     if not _table_exists(connection, table_slice):
@@ -91,17 +100,15 @@ def _require_table(connection, table_slice, asset_key: dg.AssetKey) -> None:
             f"{asset}) first")
 
 
-@contextmanager
-def _committed(connection, **frames: pd.DataFrame):
-    """The body's statements, with ``frames`` registered under their names, then COMMIT (the
-    transaction was opened by WarehouseClient.delete_table_slice); ROLLBACK on any error, raising
-    the error that caused it."""
+def _committed(context, connection, body, **frames: pd.DataFrame) -> int:
+    """``body()`` with ``frames`` registered under their names, in one transaction (retried from
+    the start when a concurrent writer of a lake committed first); ROLLBACK on any error, raising
+    the error that caused it. Returns the retries."""
     frames = {name: frame for name, frame in frames.items() if len(frame.columns)}  # DuckDB needs a column
     for name, frame in frames.items():
         connection.register(name, frame)
     try:
-        with warehouse.transaction(_database(connection), connection):
-            yield
+        return warehouse.commit(_database(connection), connection, body, log=context.log.info)
     finally:
         for name in frames:
             connection.unregister(name)
@@ -110,9 +117,9 @@ def _committed(connection, **frames: pd.DataFrame):
 class WarehouseClient(DuckDbClient):
     @staticmethod
     def delete_table_slice(context, table_slice, connection) -> None:
-        # The replacement happens in the type handler, in the transaction opened here, so that the
-        # old rows stay until the new ones are committed.
-        connection.execute("BEGIN TRANSACTION")
+        # The replacement happens in the type handler, in one transaction with the write (see
+        # _committed), so that the old rows stay until the new ones are committed.
+        pass
 
     @staticmethod
     @contextmanager
@@ -134,7 +141,8 @@ class WarehouseTypeHandler(DuckDBPandasTypeHandler):
 
     def handle_output(self, context: dg.OutputContext, table_slice, obj: pd.DataFrame, connection):
         table = f"{table_slice.schema}.{table_slice.table}"
-        with _committed(connection, _output_frame=obj):
+
+        def replace_slice():
             if context.has_asset_partitions and _table_exists(connection, table_slice):
                 # Other partitions' rows, then this slice's: one statement, columns matched by name
                 # (a column added by new code is NULL in older slices instead of an error).
@@ -143,10 +151,13 @@ class WarehouseTypeHandler(DuckDBPandasTypeHandler):
                                    "UNION ALL BY NAME SELECT * FROM _output_frame")
             else:
                 connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _output_frame")
+
+        retries = _committed(context, connection, replace_slice, _output_frame=obj)
         file_columns = (context.definition_metadata or {}).get(FILE_COLUMN)
         if file_columns:
             self._prune(context, obj, [file_columns] if isinstance(file_columns, str) else list(file_columns))
-        return {"dagster/row_count": dg.MetadataValue.int(len(obj)), "dagster/storage_kind": "duckdb"}
+        return {"dagster/row_count": dg.MetadataValue.int(len(obj)), "dagster/storage_kind": _kind(connection),
+                **_retried(retries)}
 
     def _prune(self, context: dg.OutputContext, obj: pd.DataFrame, columns: list[str]) -> None:
         keep = {f for c in columns for f in obj[c].dropna()} if len(obj) else set()
@@ -181,10 +192,10 @@ class _UnpartitionedHandler(DuckDBPandasTypeHandler):
     def handle_output(self, context: dg.OutputContext, table_slice, obj, connection):
         if context.has_asset_partitions:
             raise TypeError(f"{context.asset_key.to_user_string()}: a {self.stores.__name__} is for unpartitioned tables")
-        return self.store(f"{table_slice.schema}.{table_slice.table}", table_slice, obj, connection)
+        return self.store(context, f"{table_slice.schema}.{table_slice.table}", table_slice, obj, connection)
 
     @abstractmethod
-    def store(self, table: str, table_slice, obj, connection) -> dict:
+    def store(self, context, table: str, table_slice, obj, connection) -> dict:
         """Write ``obj`` as ``table`` (schema-qualified); the output metadata."""
 
 
@@ -193,8 +204,8 @@ class TableChangeHandler(_UnpartitionedHandler):
 
     stores = TableChange
 
-    def store(self, table: str, table_slice, obj: TableChange, connection) -> dict:
-        with _committed(connection, _added=obj.add, _removed=obj.remove):
+    def store(self, context, table: str, table_slice, obj: TableChange, connection) -> dict:
+        def change():
             if obj.replace or not _table_exists(connection, table_slice):
                 connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _added")
             else:
@@ -209,10 +220,12 @@ class TableChangeHandler(_UnpartitionedHandler):
                     connection.execute(f"DELETE FROM {table} t USING ({gone}) r WHERE {match}")
                 if len(obj.add):
                     connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _added")
+
+        retries = _committed(context, connection, change, _added=obj.add, _removed=obj.remove)
         rows = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        return {"dagster/row_count": dg.MetadataValue.int(rows), "dagster/storage_kind": "duckdb",
+        return {"dagster/row_count": dg.MetadataValue.int(rows), "dagster/storage_kind": _kind(connection),
                 "rows_added": dg.MetadataValue.int(len(obj.add)),
-                "rows_removed": dg.MetadataValue.int(len(obj.add) if obj.replace else len(obj.remove))}
+                "rows_removed": dg.MetadataValue.int(len(obj.add) if obj.replace else len(obj.remove)), **_retried(retries)}
 
 
 @dataclass(frozen=True)
@@ -253,11 +266,11 @@ class QueryTableHandler(_UnpartitionedHandler):
 
     stores = QueryTable
 
-    def store(self, table: str, table_slice, obj: QueryTable, connection) -> dict:
-        with _committed(connection):
-            connection.execute(f"CREATE OR REPLACE TABLE {table} AS {obj.sql}")
+    def store(self, context, table: str, table_slice, obj: QueryTable, connection) -> dict:
+        retries = _committed(context, connection, lambda: connection.execute(f"CREATE OR REPLACE TABLE {table} AS {obj.sql}"))
         rows = connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        return {"dagster/row_count": dg.MetadataValue.int(rows), "dagster/storage_kind": "duckdb"}
+        return {"dagster/row_count": dg.MetadataValue.int(rows), "dagster/storage_kind": _kind(connection),
+                **_retried(retries)}
 
 
 class StoredTableHandler(DuckDBPandasTypeHandler):

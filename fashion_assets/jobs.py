@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from .assets.images import IMAGE_RUN_TAGS
+from .assets.images import IMAGE_RUN_TAGS, image_partitions
 from .assets.new_photos import incoming_batches
 
 tables_job = dg.define_asset_job(
@@ -14,6 +14,12 @@ images_job = dg.define_asset_job(
     description="Background removal, outlier redo, crop/pad/resize and the checked image set (all partitions in "
                 "one run; a backfill of the partitioned assets fans out instead).",
     tags=IMAGE_RUN_TAGS)
+
+segmentation_job = dg.define_asset_job(
+    "segmentation_job", selection=dg.AssetSelection.assets("segmented_images", "segmentation_quarantine"),
+    partitions_def=image_partitions,
+    description="Background removal of one split × shard: a backfill of it is one run per partition, which is what "
+                "fans out across workers (pods, or processes of the cluster mode).")
 
 classifier_job = dg.define_asset_job(
     "classifier_job", selection=dg.AssetSelection.groups("classifier"),
@@ -37,4 +43,4 @@ new_photos_job = dg.define_asset_job(
     description="One batch of new photos (a folder of <data root>/incoming): segment, crop, classify, similar "
                 "training images, likely fans, contact sheet.")
 
-ALL_JOBS = [tables_job, images_job, classifier_job, preferences_job, full_pipeline_job, catalogue_job, new_photos_job]
+ALL_JOBS = [tables_job, images_job, segmentation_job, classifier_job, preferences_job, full_pipeline_job, catalogue_job, new_photos_job]

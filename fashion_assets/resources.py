@@ -37,10 +37,6 @@ class DataRootResource(dg.ConfigurableResource):
         return self.path / "reports"
 
     @property
-    def warehouse(self) -> Path:
-        return self.path / "warehouse.duckdb"
-
-    @property
     def artifacts(self) -> Path:
         """The artifact store (image sets, checkpoints, feature matrices), owned by io_managers."""
         return self.path / "artifacts"
@@ -138,11 +134,14 @@ class CatalogueResource(dg.ConfigurableResource):
 
 
 class ModelRegistryResource(dg.ConfigurableResource):
-    """MLflow experiment tracking and model registry, stored under the data root (no server)."""
+    """MLflow experiment tracking and model registry: artifacts under the data root; the store
+    there too (SQLite, no server) or on the cluster mode's database server."""
 
-    root: str = Field(description="MLflow's store folder, <data root>/mlflow.")
+    root: str = Field(description="MLflow's folder, <data root>/mlflow (artifacts; the SQLite store when no tracking_uri).")
+    tracking_uri: str | None = Field(default=None, description="MLflow's database store (postgresql://…); "
+                                                               "unset = SQLite under root.")
 
     def registry(self):
         from .core.registry import Registry
 
-        return Registry(Path(self.root))
+        return Registry(Path(self.root), self.tracking_uri or None)

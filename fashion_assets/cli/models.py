@@ -1,4 +1,4 @@
-"""The model registry from the command line (MLflow's store under the data root).
+"""The model registry from the command line (MLflow's store of the storage mode).
 
   python -m fashion_assets.cli.models list                  every registered classifier version: its tags, whether champion
   python -m fashion_assets.cli.models champion N            move the 'champion' alias to version N (a rollback or a promotion)
@@ -18,6 +18,7 @@ import sys
 from ..core.registry import STYLE_MODEL
 from ..core.registry import CHAMPION, Registry
 from ..resources import DataRootResource, data_root_from_env
+from ..storage import storage_for
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", default="list", choices=["list", "champion"])
     parser.add_argument("version", nargs="?", type=int)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    registry, name = Registry(DataRootResource(root=data_root_from_env()).mlflow), args.model
+    root = data_root_from_env()
+    registry, name = Registry(DataRootResource(root=root).mlflow, storage_for(root).tracking_uri), args.model
     if args.command == "list":
         versions = registry.versions(name)
         if not versions:

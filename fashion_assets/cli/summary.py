@@ -14,10 +14,8 @@ import pandas as pd
 
 from ..core.registry import STYLE_MODEL
 from ..core.classifier.evaluation import readable_comparison
-from ..core.registry import Registry
 from ..core.preferences.methods import readable
 from ..definitions import defs
-from ..resources import DataRootResource, data_root_from_env
 
 
 def latest_check_results(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[tuple[str, str, str]]:
@@ -84,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"holdout), what new photos are classified with")
             meta = record.asset_materialization.metadata
             if "registered_version" in meta:
-                champion = Registry(DataRootResource(root=data_root_from_env()).mlflow).champion(STYLE_MODEL)
+                champion = defs.resources["model_registry"].registry().champion(STYLE_MODEL)
                 print(f"  registry      this training is version {meta['registered_version'].value} "
                       f"({meta['mlflow_run'].value}); champion: "
                       f"{'none' if champion is None else f'version {champion.version}'}  (make models, make mlflow)")

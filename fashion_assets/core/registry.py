@@ -52,25 +52,35 @@ def _local(uri: str) -> Path:
 
 @dataclass(frozen=True)
 class Registry:
-    root: Path  # <data root>/mlflow
+    root: Path  # <data root>/mlflow: the artifacts (and, without tracking_uri, the SQLite store)
+    tracking_uri: str | None = None  # a database server's store (the cluster mode: postgresql://…)
 
     @property
     def uri(self) -> str:
-        return f"sqlite:///{Path(self.root).resolve() / 'mlflow.db'}"
+        return self.tracking_uri or f"sqlite:///{Path(self.root).resolve() / 'mlflow.db'}"
 
     def client(self):
         from mlflow import MlflowClient
 
         Path(self.root).mkdir(parents=True, exist_ok=True)
-        reroot(Path(self.root))
+        if not self.tracking_uri:
+            reroot(Path(self.root))
         return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     def experiment_id(self, client, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
         found = client.get_experiment_by_name(name)
         if found:
             return found.experiment_id
         location = (Path(self.root).resolve() / "artifacts" / name).as_uri()
-        return client.create_experiment(name, artifact_location=location)
+        try:
+            return client.create_experiment(name, artifact_location=location)
+        except MlflowException:  # created a moment ago by a concurrent training (a shared store)
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
 
     def log_training(self, name: str, checkpoint: Path, params: dict, history: list[dict], metrics: dict,
                      files: list[Path], tags: dict) -> ModelVersion:

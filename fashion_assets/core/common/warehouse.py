@@ -15,6 +15,15 @@ Rows name files of the data root (raw images, image sets) by absolute path. The 
 the data root it was written in; a warehouse opened in another folder (the data root copied with
 ``cp -a`` or moved) has those paths re-rooted in one transaction at its first open, so the copy
 reads and writes only its own files.
+
+A warehouse named ``ducklake:postgres:<libpq connection string>`` is the cluster mode's instead
+(``fashion_assets.storage``): a DuckLake whose catalog is a PostgreSQL database and whose data
+files are Parquet on the shared folder. Any number of processes, on any number of machines, read
+and write it at once, with the same SQL: :func:`connect` gives a connection whose default catalog
+is the lake (no file lock to wait for), and :func:`commit` runs a replacement in one transaction,
+again from the start when a concurrent writer committed a conflicting change first (bounded,
+logged). The extensions are loaded from the files their PyPI packages ship (``INSTALL`` would
+download them).
 """
 
 from __future__ import annotations
@@ -41,9 +50,16 @@ _DAMAGED = ("Could not read enough bytes", "Corrupt database file", "checksum", 
             "INTERNAL Error")
 REMEDY = "restore it from a backup, or `make clean-data` and materialize again"
 
+LAKE = "ducklake:"  # a warehouse string with this prefix is a DuckLake (the cluster mode)
+LAKE_CATALOG = "lake"  # the name it is attached under (DuckDB rejects a catalog named like a schema)
+LAKE_EXTENSIONS = ("duckdb_extension_postgres_scanner", "duckdb_extension_ducklake")  # PyPI packages, load order
+COMMIT_ATTEMPTS = 8  # a replacement retried after a conflicting commit; each retry redoes the whole block
+_CONFLICT = ("Failed to commit DuckLake transaction", "Transaction conflict")
+
 _open: dict[str, int] = {}  # database path -> connections this process opened through connect()
 _checked: dict[str, tuple] = {}  # database path -> the file's (inode, size, mtime) when last checked
 _guard = threading.Lock()
+_lakes: dict[tuple[int, str], duckdb.DuckDBPyConnection] = {}  # (pid, lake) -> the in-memory instance attaching it
 
 
 class WarehouseError(RuntimeError):
@@ -151,11 +167,88 @@ def _release(database: str, connection: duckdb.DuckDBPyConnection) -> None:
     connection.close()
 
 
+def is_lake(database: str | Path) -> bool:
+    return str(database).startswith(LAKE)
+
+
+def shown(database: str | Path) -> str:
+    """The warehouse as messages name it: a file by its name, a lake by its catalog's address
+    (never a password)."""
+    if not is_lake(database):
+        return Path(database).name
+    return "the DuckLake at " + re.sub(r"password=\S+", "password=***", str(database)[len(LAKE):])
+
+
+def extension_files() -> list[str]:
+    """The DuckDB extension files a lake needs, from the packages that ship them (in load order)."""
+    import importlib
+
+    files = []
+    for package in LAKE_EXTENSIONS:
+        try:
+            module = importlib.import_module(package)
+        except ImportError as exc:
+            raise WarehouseError(f"the cluster warehouse needs the PyPI package {package.replace('_', '-')} "
+                                 f"(for DuckDB {duckdb.__version__}): pip install -e '.[cluster]'") from exc
+        found = sorted(Path(module.__file__).parent.glob(f"extensions/v{duckdb.__version__}/*.duckdb_extension"))
+        if not found:
+            raise WarehouseError(f"{package} has no extension file for DuckDB {duckdb.__version__} "
+                                 f"(in {Path(module.__file__).parent}/extensions): install the matching version")
+        files.append(str(found[0]))
+    return files
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def create_lake(database: str, data_path: str | Path) -> None:
+    """Create the lake (its catalog tables in the PostgreSQL database, its data folder) if it is
+    not there yet; the data path is recorded in the catalog, so later attaches need only the name."""
+    Path(data_path).mkdir(parents=True, exist_ok=True)
+    instance = duckdb.connect(config=dict(CONFIG))
+    try:
+        for file in extension_files():
+            instance.execute(f"LOAD {_quoted(file)}")
+        instance.execute(f"ATTACH {_quoted(database)} AS {LAKE_CATALOG} (DATA_PATH {_quoted(str(data_path).rstrip('/') + '/')})")
+    finally:
+        instance.close()
+
+
+def _lake(database: str) -> duckdb.DuckDBPyConnection:
+    """This process's in-memory DuckDB with the lake attached (one per process: a forked worker
+    makes its own). Every :func:`connect` is a cursor of it, with a transaction of its own."""
+    key = (os.getpid(), database)
+    with _guard:
+        instance = _lakes.get(key)
+        if instance is None:
+            instance = duckdb.connect(config=dict(CONFIG))
+            try:
+                for file in extension_files():
+                    instance.execute(f"LOAD {_quoted(file)}")
+                instance.execute(f"ATTACH {_quoted(database)} AS {LAKE_CATALOG}")
+            except duckdb.Error as exc:
+                instance.close()
+                raise WarehouseError(f"cannot open {shown(database)} ({str(exc).splitlines()[0][:300]}): is its "
+                                     "PostgreSQL server running? (`make cluster-up`)") from exc
+            _lakes[key] = instance
+    return instance
+
+
 @contextmanager
 def connect(database: str | Path, read_only: bool = False, wait_seconds: float = LOCK_WAIT_SECONDS,
             log: Callable[[str], None] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse, closed at the end of the block. While another process holds
-    the file, waits its turn (at most ``wait_seconds``), saying so through ``log``."""
+    the file, waits its turn (at most ``wait_seconds``), saying so through ``log``. A lake has no
+    turns to wait for: its connection is a cursor of this process's instance, the lake its default catalog."""
+    if is_lake(database):
+        cursor = _lake(str(database)).cursor()
+        try:
+            cursor.execute(f"USE {LAKE_CATALOG}")
+            yield cursor
+        finally:
+            cursor.close()
+        return
     database = str(Path(database))
     start, delay, said = time.monotonic(), 0.02, 0.0
     while True:
@@ -200,3 +293,34 @@ def transaction(database: str | Path, connection: duckdb.DuckDBPyConnection) -> 
         if better is not None:
             raise better from exc
         raise
+
+
+def _conflict(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.TransactionException) and any(c in str(exc) for c in _CONFLICT)
+
+
+def commit(database: str | Path, connection: duckdb.DuckDBPyConnection, body: Callable[[], None],
+           log: Callable[[str], None] | None = None, attempts: int = COMMIT_ATTEMPTS) -> int:
+    """BEGIN, ``body()``, COMMIT (see :func:`transaction`). When a concurrent writer of a lake
+    committed a conflicting change first (two replacements of one table), the whole block runs
+    again on the new snapshot — it re-reads what it keeps — at most ``attempts`` times with a
+    growing, jittered pause, each retry logged. Returns the number of retries."""
+    for attempt in range(1, attempts + 1):
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            with transaction(database, connection):
+                body()
+            if log and attempt > 1:
+                log(f"{shown(database)}: committed after {attempt - 1} retries")
+            return attempt - 1
+        except duckdb.TransactionException as exc:
+            if not _conflict(exc):
+                raise
+            if attempt == attempts:
+                raise WarehouseError(f"{shown(database)}: {attempts} attempts lost to concurrent writers "
+                                     f"({str(exc).splitlines()[-1]}): materialize again") from exc
+            if log:
+                log(f"{shown(database)}: a concurrent writer committed first ({str(exc).splitlines()[-1]}); "
+                    f"retrying ({attempt}/{attempts - 1})")
+            time.sleep(min(0.05 * 2 ** attempt, 2.0) * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")
