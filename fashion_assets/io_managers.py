@@ -122,6 +122,17 @@ class WarehouseClient(DuckDbClient):
         pass
 
     @staticmethod
+    def ensure_schema_exists(context, table_slice, connection) -> None:
+        # Created once, in a transaction retried on a conflict: the first writers of a fresh lake
+        # all try to create it at once, and only one can.
+        found = connection.execute("SELECT count(*) FROM information_schema.schemata WHERE catalog_name = "
+                                   "current_database() AND schema_name = ?", [table_slice.schema]).fetchone()[0]
+        if not found:
+            warehouse.commit(_database(connection), connection,
+                             lambda: connection.execute(f"CREATE SCHEMA IF NOT EXISTS {table_slice.schema}"),
+                             log=context.log.info)
+
+    @staticmethod
     @contextmanager
     def connect(context, _) -> Iterator[duckdb.DuckDBPyConnection]:
         with warehouse.connect(context.resource_config["database"], log=context.log.info) as connection:

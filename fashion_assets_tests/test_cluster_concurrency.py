@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from fashion_assets.core.common import warehouse
 from fashion_assets.storage import MODE_ENV, storage_for

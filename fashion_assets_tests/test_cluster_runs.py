@@ -16,7 +16,7 @@ from fashion_assets.cli import cluster
 from fashion_assets.core.common import warehouse
 from fashion_assets.definitions import build_definitions
 from fashion_assets.storage import MODE_ENV, storage_for
-from fashion_assets_tests import REPO
+from fashion_assets_tests import REPO, running_daemon
 
 BIN = os.path.dirname(sys.executable)
 
@@ -71,10 +71,7 @@ def test_partition_runs_through_the_queue_and_a_refresh_beside_them_equal_one_em
     root, partitions = cluster_root, image_partitions.get_partition_keys()
     shutil.copytree(tiny_root / "raw", root / "raw")
     _dagster(root, "job", "execute", "-j", "tables_job")  # what the image stage reads
-    log = open(tmp_path / "daemon.log", "w")
-    daemon = subprocess.Popen([f"{BIN}/dagster-daemon", "run", "-m", "fashion_assets.definitions"], env=_env(root),
-                              cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with running_daemon(_env(root), tmp_path / "daemon.log"):
         launched = time.time()
         _dagster(root, "job", "backfill", "-j", "segmentation_job", "--partitions", ",".join(partitions), "--noprompt")
         refresh = _dagster(root, "job", "execute", "-j", "tables_job", wait=False)  # the survey refresh, beside them
@@ -90,13 +87,6 @@ def test_partition_runs_through_the_queue_and_a_refresh_beside_them_equal_one_em
             spans = sorted((r.start_time - launched, r.end_time - launched) for r in runs if r.end_time)
             logs = "".join(e.message or "" for r in runs for e in instance.all_logs(r.dagster_run.run_id))
         refreshed = refresh.communicate(timeout=600)[0]
-    finally:
-        daemon.terminate()
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-        log.close()
     print(f"partition runs' (start, end), s after launch: {[(round(a, 1), round(b, 1)) for a, b in spans]}")
     assert statuses == {p: dg.DagsterRunStatus.SUCCESS for p in partitions}, (tmp_path / "daemon.log").read_text()[-3000:]
     assert refresh.returncode == 0, refreshed[-4000:]
@@ -114,3 +104,63 @@ def test_partition_runs_through_the_queue_and_a_refresh_beside_them_equal_one_em
     assert {"image_table", "label_table", "valid_labels", "segmented_images", "segmentation_quarantine"} <= set(common)
     assert common == {t: (0, 0) for t in common}
 
+
+
+def test_the_web_ui_on_the_cluster_instance_launches_and_shows_runs(cluster_root, tiny_root):
+    """The browser test, once, against the cluster mode: `dagster dev` over the cluster instance;
+    a user materializes the tables group with the button, the run succeeds, and the Runs page lists
+    it beside the runs other processes recorded in the same PostgreSQL (the partition runs above)."""
+    import re
+    import signal
+
+    from playwright.sync_api import expect
+
+    from fashion_assets_tests.test_web_ui import (ARTIFACTS, LOCATION, _browser_page, _dismiss_welcome, _free_port,
+                                                  _missing, _wait_for_run, _wait_until_loaded)
+
+    missing = _missing()
+    if missing:
+        if os.environ.get("CI"):
+            raise AssertionError("the browser test needs " + " and ".join(missing))
+        import pytest
+
+        pytest.skip("the browser test needs " + " and ".join(missing))
+    root = cluster_root
+    if not (root / "raw").exists():
+        shutil.copytree(tiny_root / "raw", root / "raw")
+    port, log = _free_port(), root / "dagster_dev.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
+                                cwd=REPO, env=_env(root), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_loaded(base, proc, log)
+        with dg.DagsterInstance.from_config(str(cluster.dagster_home(root))) as instance:
+            # Runs of a backfill are listed under the backfill's row; the others one by one.
+            before = {r.dagster_run.run_id for r in instance.get_run_records()
+                      if "dagster/backfill" not in r.dagster_run.tags}
+        with _browser_page() as page:
+            page.goto(f"{base}/locations/{LOCATION}/asset-groups/tables")
+            _dismiss_welcome(page)
+            expect(page.get_by_text("label_table", exact=True).first).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Materialize all").click()
+            expect(page.get_by_text(re.compile(r"Launched run"))).to_be_visible(timeout=30_000)
+            run_id = page.locator("a[href^='/runs/']").first.get_attribute("href").rsplit("/", 1)[-1]
+            assert _wait_for_run(base, run_id) == "SUCCESS"
+            page.goto(f"{base}/runs")
+            expect(page.locator(f"a[href='/runs/{run_id}']").first).to_be_visible(timeout=30_000)
+            for other in sorted(before)[:3]:  # runs recorded by other processes, shown from the same server
+                expect(page.locator(f"a[href='/runs/{other}']").first).to_be_attached(timeout=30_000)
+            page.screenshot(path=ARTIFACTS / "08_cluster_mode_runs.png")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    with dg.DagsterInstance.from_config(str(cluster.dagster_home(root))) as instance:
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+    with warehouse.connect(storage_for(root, "cluster").warehouse) as conn:
+        assert conn.execute("SELECT count(*) FROM fashion.label_table").fetchone()[0] > 0

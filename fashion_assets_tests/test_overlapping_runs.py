@@ -20,6 +20,7 @@ from fashion_assets.assets.sources import observe_raw
 from fashion_assets.definitions import build_definitions
 from fashion_assets.resources import DataRootResource
 from fashion_assets.sensors import DATA_VERSION_TAG, FOLLOWING
+from fashion_assets_tests import running_daemon
 
 ROUNDS = int(os.environ.get("FASHION_ASSETS_OVERLAP_ROUNDS", "3"))
 REPO = Path(__file__).resolve().parents[1]
@@ -54,35 +55,27 @@ def daemon_root(tiny_root, tmp_path_factory):
         for source in ("raw_images", "raw_labels"):  # what the sensor has seen: no change yet
             digest = observe_raw(DataRootResource(root=str(root)), source).digest
             instance.report_runless_asset_event(dg.AssetObservation(source, tags={DATA_VERSION_TAG: digest}))
-    log = open(root / "daemon.log", "w")
-    daemon = subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m", "fashion_assets.definitions"],
-                              env=_env(root), stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    started = subprocess.run([str(Path(sys.executable).parent / "dagster"), "sensor", "start", "raw_data_sensor", "-m",
-                              "fashion_assets.definitions"], env=_env(root), capture_output=True, text=True, cwd=REPO)
-    assert started.returncode == 0, started.stderr[-2000:]
-    # A first change, run by the daemon alone: its launcher's fork server is warm afterwards, as
-    # on a daemon that has been up for a while.
-    # It also times the two paths, to line them up in the rounds: from the sensor's first look at
-    # a change to the daemon's run starting (a tick later), and from a command line's start to its run's.
-    with _instance(root) as instance:
-        for warm_up in ("60", "61"):  # the first starts the fork server; the second is timed
-            landed = time.time()
-            _new_answers(root, defs, warm_up, n=1)
-            first_look = _sensor_saw_it(instance, landed)
-            run = _finished(instance, _daemon_run(instance, landed).run_id)
-            assert run.status == dg.DagsterRunStatus.SUCCESS
-        daemon_delay = instance.get_run_record_by_id(run.run_id).start_time - first_look
-        spawned = time.time()
-        assert _refresh(root).wait(600) == 0
-        (cli_run,) = [r for r in instance.get_run_records(limit=3) if r.create_timestamp.timestamp() > spawned]
-        cli_delay = cli_run.start_time - spawned
-    yield root, defs, max(daemon_delay - cli_delay, 0.0)
-    daemon.terminate()
-    try:
-        daemon.wait(30)
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-    log.close()
+    with running_daemon(_env(root), root / "daemon.log"):
+        started = subprocess.run([str(Path(sys.executable).parent / "dagster"), "sensor", "start", "raw_data_sensor", "-m",
+                                  "fashion_assets.definitions"], env=_env(root), capture_output=True, text=True, cwd=REPO)
+        assert started.returncode == 0, started.stderr[-2000:]
+        # A first change, run by the daemon alone: its launcher's fork server is warm afterwards, as
+        # on a daemon that has been up for a while.
+        # It also times the two paths, to line them up in the rounds: from the sensor's first look at
+        # a change to the daemon's run starting (a tick later), and from a command line's start to its run's.
+        with _instance(root) as instance:
+            for warm_up in ("60", "61"):  # the first starts the fork server; the second is timed
+                landed = time.time()
+                _new_answers(root, defs, warm_up, n=1)
+                first_look = _sensor_saw_it(instance, landed)
+                run = _finished(instance, _daemon_run(instance, landed).run_id)
+                assert run.status == dg.DagsterRunStatus.SUCCESS
+            daemon_delay = instance.get_run_record_by_id(run.run_id).start_time - first_look
+            spawned = time.time()
+            assert _refresh(root).wait(600) == 0
+            (cli_run,) = [r for r in instance.get_run_records(limit=3) if r.create_timestamp.timestamp() > spawned]
+            cli_delay = cli_run.start_time - spawned
+        yield root, defs, max(daemon_delay - cli_delay, 0.0)
 
 
 def _refresh(root: Path) -> subprocess.Popen:

@@ -14,6 +14,8 @@ crop and class. Its blocking check says whether every image of ``image_table`` i
 on stored rows, not something each consumer parses files for.
 """
 
+import os
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -30,7 +32,21 @@ from ..resources import SegmentationResource
 from .conventions import (EAGER, IMAGES, PARTITIONED_TABLE, WorkersConfig, markdown, quarantine_check, table_metadata,
                           workers_or_cores)
 
-IMAGE_SHARDS = 4
+SHARDS_ENV = "FASHION_ASSETS_IMAGE_SHARDS"
+DEFAULT_SHARDS = 4  # 8 partitions: enough runs for a few workers; each still a few hundred images at full scale
+
+
+def shard_count() -> int:
+    """Shards per split, the setting ``FASHION_ASSETS_IMAGE_SHARDS`` (the same for the code server
+    and every run and step process). More shards, more runs that can work at once (the cluster
+    mode; pods); changing it re-partitions, so every image is segmented and cropped once again."""
+    text = os.environ.get(SHARDS_ENV, "").strip() or str(DEFAULT_SHARDS)
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise ValueError(f"{SHARDS_ENV}={text!r}: shards per split is a whole number from 1 to 256 (default {DEFAULT_SHARDS})")
+    return int(text)
+
+
+IMAGE_SHARDS = shard_count()
 SPLITS = ("Train", "Validation")
 image_partitions = dg.StaticPartitionsDefinition([f"{s}-{k}" for s in SPLITS for k in range(IMAGE_SHARDS)])
 _KEYS = image_partitions.get_partition_keys()

@@ -169,3 +169,22 @@ def test_all_images_of_a_partition_deleted_leaves_no_file_behind(stage):
         assert not files_under(root / "artifacts" / asset / "Validation-3")
     image_set = defs.load_asset_value("image_set")
     assert len(image_set) and "Validation-3" not in set(image_set.partition)
+
+
+def test_the_shard_count_is_a_setting_and_a_bad_value_is_refused_by_name():
+    import os
+    import subprocess
+    import sys
+
+    from fashion_assets_tests import REPO
+
+    def partitions(value):
+        return subprocess.run([sys.executable, "-c", "from fashion_assets.assets.images import image_partitions as p; "
+                               "print(','.join(p.get_partition_keys()))"], cwd=REPO, capture_output=True, text=True,
+                              env={**os.environ, "FASHION_ASSETS_IMAGE_SHARDS": value})
+
+    assert partitions("2").stdout.split() == ["Train-0,Train-1,Validation-0,Validation-1"]
+    assert partitions("").stdout.strip().count(",") == 7  # unset or empty: the default, 4 per split
+    refused = partitions("eight")
+    assert refused.returncode != 0
+    assert "FASHION_ASSETS_IMAGE_SHARDS='eight': shards per split is a whole number from 1 to 256" in refused.stderr
