@@ -164,3 +164,55 @@ def test_the_web_ui_on_the_cluster_instance_launches_and_shows_runs(cluster_root
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
     with warehouse.connect(storage_for(root, "cluster").warehouse) as conn:
         assert conn.execute("SELECT count(*) FROM fashion.label_table").fetchone()[0] > 0
+
+
+def test_raw_data_sensor_on_the_cluster_instance_marks_and_refreshes_the_label_tables(cluster_root, tiny_root,
+                                                                                     monkeypatch):
+    """The sensor works the same in the cluster mode: its ticks' events recorded in PostgreSQL, a
+    new survey file marks the label tables stale there, and the run it requests brings them up to
+    date in the lake."""
+    from dagster._core.definitions.data_version import StaleStatus
+    from dagster._utils.test.data_versions import get_stale_status_resolver
+
+    from fashion_assets.resources import DataRootResource
+    from fashion_assets_tests.test_sensors import OLD, write
+
+    root = cluster_root
+    if not (root / "raw").exists():
+        shutil.copytree(tiny_root / "raw", root / "raw")
+    for path in (root / "raw").rglob("*"):
+        os.utime(path, (OLD, OLD))  # settled long ago
+    monkeypatch.setenv(MODE_ENV, "cluster")
+    defs = build_definitions(root)
+    assert defs.resources["warehouse"].database.startswith("ducklake:")
+    with dg.DagsterInstance.from_config(str(cluster.dagster_home(root))) as instance:
+        sensor = defs.resolve_sensor_def("raw_data_sensor")
+
+        def settled_tick(cursor=None):
+            context = lambda c: dg.build_sensor_context(instance=instance, definitions=defs, cursor=c,  # noqa: E731
+                                                        resources={"data_root": DataRootResource(root=str(root))})
+            seen_once = sensor.evaluate_tick(context(cursor))
+            return sensor.evaluate_tick(context(seen_once.cursor))
+
+        first = settled_tick()
+        for event in first.asset_events:
+            instance.report_runless_asset_event(event)
+        assert defs.resolve_job_def("tables_job").execute_in_process(instance=instance).success
+        folder = root / "raw" / "validation_label"
+        name = sorted(folder.iterdir())[0].name
+        new = write(folder / name.replace(".json", "5.json"), (folder / name).read_text())
+        result = settled_tick(first.cursor)
+        assert [e.asset_key.path[-1] for e in result.asset_events] == ["raw_labels"] and len(result.run_requests) == 1
+        for event in result.asset_events:
+            instance.report_runless_asset_event(event)
+        stale = get_stale_status_resolver(instance, list(defs.assets))
+        assert stale.get_status(dg.AssetKey("label_table")) == StaleStatus.STALE
+        assert stale.get_status(dg.AssetKey("image_table")) == StaleStatus.FRESH
+        request = result.run_requests[0]
+        tables = [k for k in request.asset_selection if k.path[-1] in ("label_table", "label_quarantine", "valid_labels")]
+        assert dg.materialize(list(defs.assets), selection=tables, resources=defs.resources, instance=instance,
+                              tags=request.tags).success
+        assert get_stale_status_resolver(instance, list(defs.assets)).get_status(dg.AssetKey("label_table")) == \
+            StaleStatus.FRESH
+    with warehouse.connect(storage_for(root, "cluster").warehouse) as conn:
+        assert conn.execute("SELECT count(*) FROM fashion.label_table WHERE file_name = ?", [new.name]).fetchone()[0] == 1
