@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from . import jobs, sensors
+from . import jobs, schedules, sensors
 from .runs import dead_runs
 from .console import console_logger
 from .assets import ASSET_MODULES
@@ -36,6 +36,7 @@ def build_definitions(data_root: str | Path, segmenter: SegmentationResource | N
         jobs=jobs.ALL_JOBS,
         sensors=[sensors.raw_data_sensor, sensors.incoming_photos_sensor, sensors.automation_sensor,
                  dead_runs.dead_run_sensor],
+        schedules=schedules.ALL_SCHEDULES,
         executor=executor or dg.in_process_executor,
         loggers={"console": console_logger},
         resources={

@@ -1,4 +1,6 @@
-"""Jobs: one per stage (the stages are asset groups), and the whole pipeline."""
+"""Jobs: one per stage (the stages are asset groups), and the whole pipeline. The jobs that read
+the raw folders observe them first (their data versions: what the tables were built from, which
+the nightly schedule and the UI's staleness compare with the folders now)."""
 
 import dagster as dg
 
@@ -6,8 +8,8 @@ from .assets.images import IMAGE_RUN_TAGS, image_partitions
 from .assets.new_photos import incoming_batches
 
 tables_job = dg.define_asset_job(
-    "tables_job", selection=dg.AssetSelection.groups("tables"),
-    description="Parse the raw folders and build every table of SPEC §2 with its checks.")
+    "tables_job", selection=dg.AssetSelection.groups("tables", include_sources=True),
+    description="Observe the raw folders, parse them and build every table of SPEC §2 with its checks.")
 
 images_job = dg.define_asset_job(
     "images_job", selection=dg.AssetSelection.groups("images"),
@@ -30,8 +32,10 @@ preferences_job = dg.define_asset_job(
     description="Feature matrix, neighbours and the like/dislike predictions with their comparison.")
 
 full_pipeline_job = dg.define_asset_job(
-    "full_pipeline_job", selection=dg.AssetSelection.groups("tables", "images", "classifier", "preferences"),
-    description="Every stage, end to end (the image partitions all in this run).",
+    "full_pipeline_job", selection=dg.AssetSelection.groups("tables", "images", "classifier", "preferences",
+                                                            include_sources=True),
+    description="Every stage, end to end (the image partitions all in this run); the raw folders are observed "
+                "first, so that their data versions are what the tables record having been built from.",
     tags=IMAGE_RUN_TAGS)
 
 catalogue_job = dg.define_asset_job(

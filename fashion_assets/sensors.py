@@ -63,6 +63,24 @@ _PARTITIONED = {k for k in FOLLOWING["raw_images"] if k.path[-1] in ("segmented_
                                                                       "cropped_images", "crop_quarantine")}
 
 
+CHANGE_TAG = "fashion_assets/change"  # on every run a change of a raw source asked for: which source
+
+
+def refresh_request(data_root: DataRootResource, source: str, listing, run_key: str,
+                    observe: bool = False) -> dg.RunRequest:
+    """The run that brings what follows ``source`` up to date with ``listing`` (its fingerprint
+    now): ``FOLLOWING[source]``, the image partitions all in one run; for the survey folders the
+    listing is kept for ``label_files`` to parse from. ``observe``: the run also observes the
+    source itself first (the schedule's runs: no sensor recorded the new data version)."""
+    selection = ([dg.AssetKey(source)] if observe else []) + FOLLOWING[source]
+    partitioned = any(k in _PARTITIONED for k in selection)
+    tags = {**(IMAGE_RUN_TAGS if partitioned else {}), CHANGE_TAG: source}
+    if source == "raw_labels":  # 250k survey files: the run parses from this listing instead of listing again
+        data_root.keep_listing(source, listing)
+        tags[LISTING_TAG] = listing.digest
+    return dg.RunRequest(run_key=run_key, asset_selection=selection, tags=tags)
+
+
 def _recorded_version(context: dg.SensorEvaluationContext, source: str) -> str | None:
     """The source's data version the instance last recorded (a sensor restarted without its
     cursor, e.g. after a reset, does not report an unchanged folder again)."""
@@ -97,16 +115,9 @@ def raw_data_sensor(context: dg.SensorEvaluationContext, data_root: DataRootReso
         cursor["changes"] = cursor.get("changes", 0) + 1
         events.append(dg.AssetObservation(asset_key=source, tags={DATA_VERSION_TAG: listing.digest},
                                           metadata={"entries": listing.entries}))
-        selection = FOLLOWING[source]
-        partitioned = any(k in _PARTITIONED for k in selection)
-        tags = {**(IMAGE_RUN_TAGS if partitioned else {}), "fashion_assets/change": source}
-        if source == "raw_labels":  # 250k survey files: the run parses from this listing instead of listing again
-            data_root.keep_listing(source, listing)
-            tags[LISTING_TAG] = listing.digest
-        runs.append(dg.RunRequest(run_key=f"{source}-{cursor['changes']}-{listing.digest[:16]}", asset_selection=selection,
-                                  tags=tags))
+        runs.append(refresh_request(data_root, source, listing, f"{source}-{cursor['changes']}-{listing.digest[:16]}"))
         context.log.info(f"{source} changed ({seen.why}): {listing.entries} entries, data version "
-                         f"{listing.digest[:12]}; requesting {len(selection)} assets")
+                         f"{listing.digest[:12]}; requesting {len(FOLLOWING[source])} assets")
     if not events:
         return dg.SensorResult(skip_reason="; ".join(waiting) or "no change in the raw folders", cursor=json.dumps(cursor))
     return dg.SensorResult(asset_events=events, run_requests=runs, cursor=json.dumps(cursor))
@@ -154,7 +165,7 @@ def incoming_photos_sensor(context: dg.SensorEvaluationContext, data_root: DataR
         added += [] if b.name in known else [b.name]
         requested[b.name] = b.digest
         runs.append(dg.RunRequest(partition_key=b.name, run_key=f"{b.name}-{b.digest[:16]}",
-                                  tags={"fashion_assets/change": "incoming"}))
+                                  tags={CHANGE_TAG: "incoming"}))
         context.log.info(f"batch {b.name}: {b.files} files, " + ("new" if b.name not in known else "changed"))
     names = {b.name for b in found}
     cursor = json.dumps({"requested": {n: d for n, d in requested.items() if n in names},
