@@ -42,7 +42,8 @@ def test_the_terminal_shows_steps_and_progress_and_the_file_has_every_event(tiny
     out = _run(tmp_path, "tables_job")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     lines = out.stdout.splitlines()
-    steps = ["image_files", "label_files", "style_counts", "valid_labels", "leakage_report", "user_preferences",
+    steps = ["raw_images", "raw_labels",  # the job observes the raw folders first
+             "image_files", "label_files", "style_counts", "valid_labels", "leakage_report", "user_preferences",
              "preference_report"]
     for step in steps:
         assert any(re.fullmatch(rf"\d\d:\d\d:\d\d  {step} …", line) for line in lines), step
