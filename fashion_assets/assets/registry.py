@@ -53,9 +53,13 @@ def champion_classifier(context: dg.AssetExecutionContext, model_registry: Model
 
 @dg.asset(group_name=CATALOGUE, kinds={"mlflow", "pytorch"}, io_manager_key=ARTIFACT, code_version="1")
 def product_champion(context: dg.AssetExecutionContext, model_registry: ModelRegistryResource,
-                     product_classifier: Artifact):
+                     product_classifier: Artifact, product_transfer_classifier: Artifact):
     """The registered product classifier version under the 'champion' alias, for the label level
-    of the latest training (read from its handle): what the product features use."""
+    that both classifiers were trained on (read from their handles): what the product features use."""
     level = product_classifier.settings["level"]
+    if product_transfer_classifier.settings["level"] != level:
+        raise dg.Failure(f"product_classifier was trained on {level}, product_transfer_classifier on "
+                         f"{product_transfer_classifier.settings['level']}: materialize both at one level "
+                         f"(config 'level') before choosing the champion")
     return champion_output(context, model_registry.registry(), f"product_classifier_{level}",
                            "product_classifier_beats_majority", level=level)

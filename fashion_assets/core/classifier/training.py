@@ -1,9 +1,12 @@
-"""ResNet-18 sex&style classifier: model, recipes, training, evaluation.
+"""ResNet-18 sex&style classifier: model, recipes, training, evaluation (the catalogue's
+classifier may also be EfficientNet-Lite0, ``efficientnet_lite.py``).
 
 Batches are made on the training device (training_batches: augmentation, sampling). Two recipes:
 - ``seed``: the seed's choices (Adam 1e-3, cross-entropy, no scheduler, flip / rotation+shear /
   colour / random resized crop with white fill, class-balancing sampler);
-- ``improved``: AdamW with a one-cycle schedule, label smoothing and test-time flip.
+- ``improved``: AdamW with a one-cycle schedule, label smoothing and test-time flip;
+- ``transfer``: ``improved`` at half the peak learning rate, for fine-tuning pretrained weights
+  (fixed before any catalogue run, never tuned on its splits).
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ RECIPES = {
     "improved": dict(optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="onecycle", label_smoothing=0.1, tta_flip=True,
                      mixup=0.0, erase=0.0, colour_jitter=0.2),
 }
+RECIPES["transfer"] = {**RECIPES["improved"], "lr": 1e-3}
+ARCHITECTURES = {"resnet18": "torchvision.models.resnet18", "efficientnet_lite0": "efficientnet_lite0"}
 
 
 @dataclass
 class TrainConfig:
     recipe: str = "improved"
+    architecture: str = "resnet18"  # a key of ARCHITECTURES
     epochs: int = 30
     batch_size: int = 64
     image_size: int = 224
@@ -70,11 +76,18 @@ def pick_device(preference: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def build_model(num_classes: int) -> nn.Module:
+def build_model(num_classes: int, architecture: str = "resnet18") -> nn.Module:
     """torchvision ResNet-18 without pretrained weights, a num_classes head, Kaiming-uniform init
-    of every conv and linear layer (the seed's ``weights_init_he``)."""
+    of every conv and linear layer (the seed's ``weights_init_he``); or EfficientNet-Lite0 with
+    its own initialisation (``architecture``)."""
     from torchvision.models import resnet18  # here, not at import: torchvision's import costs ~2 s
 
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; valid: {', '.join(ARCHITECTURES)}")
+    if architecture == "efficientnet_lite0":
+        from .efficientnet_lite import EfficientNetLite0
+
+        return EfficientNetLite0(num_classes)
     model = resnet18(weights=None)
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     for m in model.modules():
@@ -137,15 +150,16 @@ def optimisation(model: nn.Module, recipe: dict, cfg: TrainConfig, samples: int,
                         {"dtype": torch.bfloat16} if cfg.cpu_bf16 else None, steps=steps)
 
 
-def initial_model(class_names: list[str], init_state: dict | None, device: torch.device, channels_last: bool) -> nn.Module:
-    """A fresh ResNet-18 on ``device``; with ``init_state`` (transfer learning from a local
+def initial_model(class_names: list[str], init_state: dict | None, device: torch.device, channels_last: bool,
+                  architecture: str = "resnet18") -> nn.Module:
+    """A fresh network on ``device``; with ``init_state`` (transfer learning from a local
     weights file) everything but the classification head is loaded from it."""
-    model = build_model(len(class_names))
+    model = build_model(len(class_names), architecture)
     if init_state is not None:
         body = {k: v for k, v in init_state.items() if not k.startswith("fc.")}
         missing = model.load_state_dict(body, strict=False).missing_keys
         if set(missing) - {"fc.weight", "fc.bias"}:
-            raise ValueError(f"weights do not fit ResNet-18: missing {sorted(missing)[:5]}")
+            raise ValueError(f"weights do not fit {architecture}: missing {sorted(missing)[:5]}")
     model = model.to(device)
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
@@ -234,7 +248,7 @@ def fit(train: tuple[torch.Tensor, np.ndarray], holdout: tuple[torch.Tensor, np.
     seed_everything(cfg.seed)
     train_x, train_y = train
     channels_last = device.type == "cuda" or cfg.cpu_channels_last
-    model = initial_model(class_names, init_state, device, channels_last)
+    model = initial_model(class_names, init_state, device, channels_last, cfg.architecture)
     o = optimisation(model, recipe, cfg, len(train_y), device)
     gen = torch.Generator().manual_seed(cfg.seed)
     history: list[dict] = []
@@ -295,7 +309,7 @@ def checkpoint(model, class_names, mean, std, cfg, recipe, history, best) -> dic
     return {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "class_names": list(class_names), "mean": mean.tolist(), "std": std.tolist(),
             "config": asdict(cfg), "recipe": recipe, "history": history, "best": best,
-            "architecture": "torchvision.models.resnet18"}
+            "architecture": ARCHITECTURES[cfg.architecture]}
 
 
 def classifier_settings(ckpt: dict) -> dict:
@@ -308,11 +322,10 @@ def classifier_settings(ckpt: dict) -> dict:
 
 
 def load_classifier(path: Path, device: torch.device | None = None) -> tuple[nn.Module, dict]:
-    """A fresh torchvision ResNet-18 with the checkpoint's weights, and the checkpoint dict."""
-    from torchvision.models import resnet18
-
+    """A fresh network of the checkpoint's architecture (ResNet-18 when it names none) with its
+    weights, and the checkpoint dict."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    model = resnet18(weights=None)
-    model.fc = nn.Linear(model.fc.in_features, len(ckpt["class_names"]))
+    names = {v: k for k, v in ARCHITECTURES.items()}
+    model = build_model(len(ckpt["class_names"]), names.get(ckpt.get("architecture"), "resnet18"))
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device or torch.device("cpu")).eval(), ckpt
