@@ -4,7 +4,9 @@ from its ImageNet weights (its defaults: 96 px, 5 epochs, `make pretrained` firs
 catalogue_job run per level, so both see the same splits and the champion rule picks one.
 
 Usage: python benchmarks/catalogue.py [--catalogue ../shared/datasets/fashion-products]
-       [--levels masterCategory,Class,articleType]
+       [--levels masterCategory,Class,articleType] [--transfer SIZE,EPOCHS]
+``--transfer`` trains only the transfer classifier, at another image size and epoch count, and
+keeps it under ``transfer_variants`` (no champion, no recommendations).
 Writes benchmarks/results/catalogue.json (per level and model: accuracy, macro/weighted F1 on the
 test split scored once, validation accuracy, training minutes; which became champion and the
 precision@5 of the recommendations from its features), beside the seeds' reported figures.
@@ -35,7 +37,10 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--catalogue", default=str(HERE.parent.parent / "shared" / "datasets" / "fashion-products"))
     p.add_argument("--levels", default="masterCategory,Class,articleType")
+    p.add_argument("--transfer", help="SIZE,EPOCHS: the transfer classifier alone with these settings")
     a = p.parse_args()
+    if a.transfer:
+        return transfer_variant(a)
     out = HERE / "results" / "catalogue.json"
     # Levels measured earlier by this version of the benchmark are kept; the ones run now replace theirs.
     result = json.loads(out.read_text()) if out.exists() else {}
@@ -65,6 +70,30 @@ def main() -> int:
                                "registered_version": meta["registered_version"].value, "champion": meta["champion"].value,
                                "minutes": round((steps[name].end_time - steps[name].start_time) / 60, 1)}
             result["levels"][level] = entry
+            print(level, json.dumps(entry), flush=True)
+            out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def transfer_variant(a) -> int:
+    out = HERE / "results" / "catalogue.json"
+    result = json.loads(out.read_text())
+    size, epochs = (int(v) for v in a.transfer.split(","))
+    name = "product_transfer_classifier"
+    selection = [dg.AssetKey(k) for k in ("product_table", "products_without_images", "product_classes", name)]
+    with tempfile.TemporaryDirectory() as tmp:
+        defs = build_definitions(tmp, catalogue_root=a.catalogue)
+        for level in a.levels.split(","):
+            config = {"ops": {name: {"config": {"level": level, "image_size": size, "epochs": epochs}}}}
+            with dg.DagsterInstance.ephemeral() as instance:
+                run = defs.resolve_job_def("catalogue_job").execute_in_process(
+                    instance=instance, run_config=config, asset_selection=selection)
+                step = next(s for s in instance.get_run_step_stats(run.run_id) if s.step_key == name)
+            summary = run.asset_materializations_for_node(name)[0].metadata["summary"].value
+            entry = {**{k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()},
+                     "image_size": size, "epochs": epochs, "minutes": round((step.end_time - step.start_time) / 60, 1),
+                     "machine": machine_info()}
+            result.setdefault("transfer_variants", {})[f"{level}, {size} px, {epochs} epochs"] = entry
             print(level, json.dumps(entry), flush=True)
             out.write_text(json.dumps(result, indent=2) + "\n")
     return 0

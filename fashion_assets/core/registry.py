@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,15 @@ class Registry:
         """Point the ``champion`` alias at ``version`` (a rollback is this, with an older one)."""
         client = self.client()
         client.get_model_version(name, str(version))  # a clear error when there is no such version
-        client.set_registered_model_alias(name, CHAMPION, str(version))
+        for attempt in range(6):
+            try:
+                client.set_registered_model_alias(name, CHAMPION, str(version))
+                return
+            except Exception as exc:  # noqa: BLE001 - MLflow's alias write is a read-then-insert: two
+                # registrations moving the alias at once on a shared store collide on its unique key
+                if attempt == 5 or not any(w in str(exc).lower() for w in ("unique", "duplicate", "integrity")):
+                    raise
+                time.sleep(0.2 * (attempt + 1) + random.random() * 0.2)
 
     def champion(self, name: str) -> ModelVersion | None:
         """The version under the ``champion`` alias, or None when there is none yet."""

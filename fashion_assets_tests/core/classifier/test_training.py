@@ -112,7 +112,7 @@ def test_one_inference_pass_gives_logits_and_the_features_before_the_head(toy, t
 
 
 def test_unknown_recipe_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown recipe 'fast'; valid: \['improved', 'seed'\]"):
+    with pytest.raises(ValueError, match=r"unknown recipe 'fast'; valid: \['improved', 'seed', 'transfer'\]"):
         TrainConfig(recipe="fast").recipe_settings()
     with pytest.raises(ValueError, match="unknown recipe fields"):
         TrainConfig(overrides={"learning_rate": 1}).recipe_settings()
@@ -158,7 +158,7 @@ def test_transfer_from_a_local_weights_file(toy, tmp_path):
     result = fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path / "a",
                  log=lambda _: None, init_state=donor)
     assert result["best"]["epoch"] == 1
-    with pytest.raises(ValueError, match="do not fit ResNet-18"):
+    with pytest.raises(ValueError, match="do not fit resnet18"):
         fit((x[tr], y[tr]), (x[ho], y[ho]), NAMES, mean, std, cfg, torch.device("cpu"), tmp_path / "b",
             log=lambda _: None, init_state={"conv1.weight": resnet34().conv1.weight})
 
